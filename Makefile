@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test lint typecheck unit inputs docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Solve the default workbook (baseline and every scenario); reports go to reports/.
+run: $(STAMP)
+	$(BIN)/sourcing solve inputs/default.xlsx --all-scenarios --out reports
+
+## Lint, format check, type check, then the whole test suite.
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy optimizer
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Rebuild inputs/default.xlsx from the reviewable CSVs in inputs/default/.
+inputs: $(STAMP)
+	$(BIN)/python scripts/build_default_inputs.py
+
+## Regenerate docs/workbook.md from the schema.
+docs: $(STAMP)
+	$(BIN)/python -m optimizer.docs > docs/workbook.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

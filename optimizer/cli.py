@@ -1,0 +1,216 @@
+"""`sourcing` command line: solve, validate, template. Thin over the pipeline.
+
+Exit codes: 0 solved; 3 infeasible or unbounded; 4 time limit without a
+solution; 64 usage; 65 invalid data; 66 missing or unreadable file;
+70 internal error; 73 cannot write output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from optimizer import __version__
+from optimizer.pipeline import (
+    DEFAULT_WORKBOOK,
+    Workbook,
+    check_all,
+    find_scenario,
+    open_workbook,
+    solve_scenario,
+    validate,
+)
+from optimizer.problems import InputFileError, InvalidInputError, OutputError, Problem, errors
+from optimizer.report import write_scenario_report
+from optimizer.results import Results
+from optimizer.scenarios import BASELINE
+from optimizer.solve import Status
+
+EXIT_OK = 0
+EXIT_INFEASIBLE = 3
+EXIT_TIME_LIMIT = 4
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_NO_INPUT = 66
+EXIT_SOFTWARE = 70
+EXIT_CANT_WRITE = 73
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = _Parser(
+        prog="sourcing",
+        description="Critical-minerals sourcing optimizer (Pyomo + HiGHS).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    solve = sub.add_parser("solve", help="solve the baseline and scenarios, write reports")
+    solve.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    group = solve.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scenario", action="append", default=[], metavar="NAME", help="scenario (repeatable)"
+    )
+    group.add_argument("--all-scenarios", action="store_true", help="every scenario in the file")
+    solve.add_argument("--out", default="reports", help="output folder (default: reports)")
+    solve.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds")
+
+    val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
+    val.add_argument("workbook", help="input .xlsx")
+
+    tpl = sub.add_parser("template", help="write a blank input workbook with help and dropdowns")
+    tpl.add_argument("out", help="where to write the .xlsx")
+    tpl.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
+    for p in problems:
+        tag = "" if p.severity == "error" else "warning: "
+        print(f"{p.where}: {tag}{p.message}", file=stream)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print every problem; 65 if any is an error."""
+    wb = open_workbook(args.workbook)
+    problems = validate(wb)
+    _print_problems(problems, sys.stdout)
+    n_err = len(errors(problems))
+    n_warn = len(problems) - n_err
+    print(
+        f"{args.workbook}: {n_err} error(s), {n_warn} warning(s) in the baseline and "
+        f"{len(wb.scenarios)} scenario(s)"
+    )
+    return EXIT_DATA if n_err else EXIT_OK
+
+
+def _status_code(results: Sequence[Results]) -> int:
+    statuses = {r.status for r in results}
+    if Status.ERROR in statuses:
+        return EXIT_SOFTWARE
+    if Status.TIME_LIMIT in statuses and any(
+        r.status is Status.TIME_LIMIT and r.total_cost_usd is None for r in results
+    ):
+        return EXIT_TIME_LIMIT
+    if statuses & {Status.INFEASIBLE, Status.UNBOUNDED}:
+        return EXIT_INFEASIBLE
+    return EXIT_OK
+
+
+def summary_rows(results: Sequence[Results]) -> list[list[str]]:
+    """Rows of the console table: scenario, status, cost, delta vs baseline, unmet, China share."""
+    base = next((r for r in results if r.scenario == BASELINE), None)
+    rows = []
+    for r in results:
+        cost = "-" if r.total_cost_usd is None else f"{r.total_cost_usd / 1e6:,.2f}"
+        delta = "-"
+        if base and base.total_cost_usd and r.total_cost_usd is not None and r is not base:
+            d = r.total_cost_usd - base.total_cost_usd
+            delta = f"{d / 1e6:+,.2f} ({d / base.total_cost_usd:+.1%})"
+        rows.append(
+            [r.scenario, r.status.value, cost, delta, f"{r.unmet_t:,.1f}", f"{r.china_share:.1%}"]
+        )
+    return rows
+
+
+SUMMARY_HEADER = ["scenario", "status", "cost USD M", "vs baseline USD M", "unmet t", "China share"]
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table for the terminal."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for row in rows:
+        cells = [
+            str(c).ljust(w) if i < 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells))
+    return "\n".join(out)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Validate everything requested, then solve and write one folder per scenario."""
+    started = time.perf_counter()
+    wb: Workbook = open_workbook(args.workbook)
+    if args.all_scenarios:
+        names = wb.scenario_names
+    else:
+        names = [BASELINE] + [find_scenario(wb, n).name for n in args.scenario]
+        names = list(dict.fromkeys(names))
+    check_all(wb, names)
+    results = []
+    for name in names:
+        inputs, _, res = solve_scenario(wb, name, time_limit=args.time_limit)
+        folder = write_scenario_report(res, inputs, args.out)
+        results.append(res)
+        for line in res.highlights[:6] if res.status is not Status.OPTIMAL else [res.message]:
+            print(f"  [{name}] {line}")
+        print(f"  [{name}] wrote {folder}")
+    print()
+    print(format_table(SUMMARY_HEADER, summary_rows(results)))
+    elapsed = time.perf_counter() - started
+    print(f"\n{len(results)} scenario(s) from {args.workbook} in {elapsed:.2f} s")
+    return _status_code(results)
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """Write a blank workbook; refuse to overwrite unless --force."""
+    from optimizer.template import write_template
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"{out}: exists; pass --force to overwrite", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    write_template(out)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sourcing` console script and `python -m optimizer`."""
+    args = build_parser().parse_args(argv)
+    handlers = {"solve": cmd_solve, "validate": cmd_validate, "template": cmd_template}
+    try:
+        return handlers[args.command](args)
+    except InvalidInputError as exc:
+        _print_problems(exc.problems, sys.stderr)
+        print(f"{exc}; nothing was written", file=sys.stderr)
+        return EXIT_DATA
+    except KeyError as exc:  # unknown scenario name
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_INPUT
+    except OutputError as exc:
+        print(f"error: {exc}; earlier reports were left as they were", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("SOURCING_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug; set SOURCING_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_SOFTWARE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

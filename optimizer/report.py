@@ -1,0 +1,299 @@
+"""Reports for one scenario: report.xlsx (with native charts), summary.md, results.json.
+
+All three are written to temporary files first and renamed into place only
+when all of them were written, so a failure never leaves a half-written or
+mixed report over an earlier good one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
+
+from optimizer.inputs import Inputs
+from optimizer.results import COST_KEYS, Results
+from optimizer.schema import SETTINGS, SHEETS
+from optimizer.xlsx import atomic_path, set_cell, write_rows
+
+USD = '"$"#,##0'
+USD_KG = '"$"#,##0.00'
+TONNES = "#,##0.0"
+RATE = "0.0%"
+
+FORMATS = {
+    "quantity_t": TONNES,
+    "demand_t": TONNES,
+    "stock_t": TONNES,
+    "reserve_t": TONNES,
+    "offer_price_usd_per_kg": USD_KG,
+    "price_paid_usd_per_kg": USD_KG,
+    "freight_usd_per_kg": USD_KG,
+    "landed_usd_per_kg": USD_KG,
+    "usd_per_kg": USD_KG,
+    "tariff_rate": RATE,
+    "share": RATE,
+    "share_of_demand": RATE,
+    "purchase_usd": USD,
+    "tariff_usd": USD,
+    "freight_usd": USD,
+    "cost_usd": USD,
+    "holding_usd": USD,
+    "dual_usd_per_t": USD,
+    "usd": USD,
+}
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+
+
+def slug(name: str) -> str:
+    """A folder name for a scenario: letters, digits, dot, dash, underscore."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return cleaned or "scenario"
+
+
+def _style_header(ws: Worksheet, ncols: int, row: int = 1) -> None:
+    for j in range(1, ncols + 1):
+        c = ws.cell(row=row, column=j)
+        c.font = HEADER_FONT
+        c.fill = HEADER_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = ws.cell(row=row + 1, column=1)
+
+
+def _table_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> Worksheet:
+    ws = wb.create_sheet(title)
+    header = [c for c in df.columns if c != "scenario"]
+    rows = df[header].itertuples(index=False, name=None)
+    write_rows(ws, header, ([_plain(v) for v in row] for row in rows), FORMATS)
+    _style_header(ws, len(header))
+    return ws
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones for openpyxl."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Summary"
+    set_cell(ws, 1, 1, f"Sourcing plan: {res.scenario}").font = Font(bold=True, size=14)
+    lines: list[tuple[str, Any, str | None]] = [
+        ("Workbook", Path(inputs.source).name, None),
+        ("Status", res.status.value, None),
+        ("Message", res.message, None),
+        ("Total cost (USD)", res.total_cost_usd, USD),
+        ("Bought (t)", res.bought_t, TONNES),
+        ("Unmet demand (t)", res.unmet_t, TONNES),
+        ("China share of tonnes bought", res.china_share, RATE),
+    ]
+    for i, (label, value, fmt) in enumerate(lines, start=3):
+        set_cell(ws, i, 1, label).font = Font(bold=True)
+        set_cell(ws, i, 2, value, fmt)
+    row = 3 + len(lines) + 1
+    set_cell(ws, row, 1, "Cost breakdown").font = Font(bold=True)
+    first = row + 1
+    for i, key in enumerate(COST_KEYS, start=first):
+        set_cell(ws, i, 1, key.replace("_", " "))
+        set_cell(ws, i, 2, res.cost_breakdown_usd[key], USD)
+    last = first + len(COST_KEYS) - 1
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Cost breakdown (USD)"
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.height, chart.width = 7, 14
+    ws.add_chart(chart, "D3")
+    row = last + 2
+    set_cell(ws, row, 1, "What binds").font = Font(bold=True)
+    for i, text in enumerate(res.highlights or ["nothing binds"], start=row + 1):
+        set_cell(ws, i, 1, text)
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 22
+
+
+def _volume_chart_sheet(wb: Workbook, res: Results) -> None:
+    """Tonnes by origin country per material and period, as a stacked native bar chart."""
+    ws = wb.create_sheet("Volume by origin")
+    if res.shares.empty:
+        set_cell(ws, 1, 1, "no purchases")
+        return
+    pivot = res.shares.pivot_table(
+        index=["material", "period"],
+        columns="country",
+        values="quantity_t",
+        aggfunc="sum",
+        sort=False,
+    ).fillna(0.0)
+    header = ["material / period", *map(str, pivot.columns)]
+    rows = [
+        [f"{m} {t}", *map(float, vals)]
+        for (m, t), vals in zip(pivot.index, pivot.values, strict=True)
+    ]
+    last = write_rows(ws, header, rows, dict.fromkeys(header[1:], TONNES))
+    _style_header(ws, len(header))
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Tonnes by origin country"
+    chart.y_axis.title = "t"
+    chart.add_data(
+        Reference(ws, min_col=2, max_col=len(header), min_row=1, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+    chart.height, chart.width = max(8, 0.6 * len(rows)), 18
+    ws.add_chart(chart, f"{chr(ord('A') + min(len(header) + 1, 25))}2")
+
+
+def _costs_sheet(wb: Workbook, res: Results) -> None:
+    alloc = res.allocation
+    cols = ["purchase_usd", "tariff_usd", "freight_usd", "cost_usd"]
+    if alloc.empty:
+        df = pd.DataFrame(columns=["material", "period", *cols])
+    else:
+        df = alloc.groupby(["material", "period"], sort=False, as_index=False)[cols].sum()
+    _table_sheet(wb, "Costs", df)
+
+
+def _inputs_sheets(wb: Workbook, inputs: Inputs) -> None:
+    """The inputs used, one sheet each, named `In <Sheet>`."""
+    records = {
+        "Materials": inputs.materials,
+        "Demand": inputs.demand,
+        "Countries": inputs.countries,
+        "Suppliers": inputs.suppliers,
+        "Offers": inputs.offers,
+        "TariffOverrides": inputs.tariff_overrides,
+        "PriceFloors": inputs.price_floors,
+        "Offtakes": inputs.offtakes,
+        "Stockpile": inputs.stockpile,
+    }
+    for spec in SHEETS:
+        if spec.name not in records:
+            continue
+        header = [c.name for c in spec.columns]
+        rows = [[getattr(r, c) for c in header] for r in records[spec.name]]
+        ws = wb.create_sheet(f"In {spec.name}")
+        write_rows(ws, header, rows)
+        _style_header(ws, len(header))
+    ws = wb.create_sheet("In Settings")
+    write_rows(
+        ws, ["setting", "value"], [[s.name, getattr(inputs.settings, s.name)] for s in SETTINGS]
+    )
+    _style_header(ws, 2)
+
+
+def report_workbook(res: Results, inputs: Inputs) -> Workbook:
+    """The report as an openpyxl Workbook (not yet saved)."""
+    wb = Workbook()
+    _summary_sheet(wb, res, inputs)
+    _volume_chart_sheet(wb, res)
+    _table_sheet(wb, "Allocation", res.allocation)
+    _costs_sheet(wb, res)
+    _table_sheet(wb, "Shares", res.shares)
+    _table_sheet(wb, "Unmet", res.unmet)
+    _table_sheet(wb, "Stock", res.stock)
+    _table_sheet(wb, "Shadow prices", res.shadow_prices)
+    _inputs_sheets(wb, inputs)
+    return wb
+
+
+def _md_cell(value: Any) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return "'" + text if text.startswith(("=", "+", "-", "@")) and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table with escaped cells."""
+    out = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    out.append("|" + "|".join("---" for _ in header) + "|")
+    out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def summary_markdown(res: Results) -> str:
+    """summary.md: headline, cost breakdown, what binds, purchases by material."""
+    total = "n/a" if res.total_cost_usd is None else f"${res.total_cost_usd:,.0f}"
+    lines = [
+        f"# Sourcing plan: {_md_cell(res.scenario)}",
+        "",
+        f"- Status: **{res.status.value}** ({_md_cell(res.message)})",
+        f"- Total cost: **{total}**",
+        f"- Bought: {res.bought_t:,.1f} t; unmet: {res.unmet_t:,.1f} t; "
+        f"China share: {res.china_share:.1%}",
+        "",
+        "## Cost breakdown (USD)",
+        "",
+        markdown_table(
+            ["component", "USD"],
+            [[k.replace("_", " "), f"{res.cost_breakdown_usd[k]:,.0f}"] for k in COST_KEYS],
+        ),
+        "",
+        "## What binds",
+        "",
+        *[f"- {_md_cell(h)}" for h in res.highlights or ["nothing binds"]],
+        "",
+    ]
+    if not res.allocation.empty:
+        g = res.allocation.groupby(["material", "period", "supplier", "country"], sort=False)
+        agg = g.agg(t=("quantity_t", "sum"), landed=("landed_usd_per_kg", "first")).reset_index()
+        lines += [
+            "## Purchases",
+            "",
+            markdown_table(
+                ["material", "period", "supplier", "country", "t", "landed USD/kg"],
+                [
+                    [r.material, r.period, r.supplier, r.country, f"{r.t:,.1f}", f"{r.landed:,.2f}"]
+                    for r in agg.itertuples()
+                ],
+            ),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> Path:
+    """Write report.xlsx, summary.md and results.json into out_dir/<scenario>/ atomically."""
+    folder = Path(out_dir) / slug(res.scenario)
+    wb = report_workbook(res, inputs)
+    text = summary_markdown(res)
+    doc = json.dumps(_json_safe_doc(res), indent=2, allow_nan=False)
+    with ExitStack() as stack:
+        xlsx = stack.enter_context(atomic_path(folder / "report.xlsx"))
+        md = stack.enter_context(atomic_path(folder / "summary.md"))
+        js = stack.enter_context(atomic_path(folder / "results.json"))
+        wb.save(xlsx)
+        md.write_text(text, encoding="utf-8")
+        js.write_text(doc, encoding="utf-8")
+    return folder
+
+
+def _json_safe_doc(res: Results) -> dict[str, Any]:
+    from optimizer.results import results_json
+
+    return results_json(res)

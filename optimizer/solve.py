@@ -1,0 +1,210 @@
+"""Solve the sourcing LP with HiGHS through Pyomo's persistent interface.
+
+`Optimizer` owns one built model and one HiGHS instance. `update(data)`
+changes parameters in place when the structure is unchanged (and rebuilds
+otherwise), so the next `solve()` starts from the previous basis. Status is an
+enum and is never "optimal" unless HiGHS proved optimality on finite data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import highspy
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from optimizer.model import BuiltModel, build_model, update_model
+from optimizer.model_data import MT, Buy, ModelData, check_finite
+from optimizer.problems import InvalidInputError
+
+
+class Status(StrEnum):
+    """Outcome of a solve."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"  # stopped by the time limit (a solution may exist)
+    ERROR = "error"
+
+    @property
+    def solved(self) -> bool:
+        """True only for a proven optimum."""
+        return self is Status.OPTIMAL
+
+
+@dataclass
+class Solution:
+    """Primal and dual values of one solve, keyed like ModelData (t, USD per t)."""
+
+    status: Status
+    message: str = ""
+    objective_usd: float | None = None
+    best_bound_usd: float | None = None
+    seconds: float = 0.0
+    highs_seconds: float = 0.0
+    x: dict[Buy, float] = field(default_factory=dict)
+    unmet: dict[MT, float] = field(default_factory=dict)
+    stock: dict[MT, float] = field(default_factory=dict)
+    untaken: dict[Buy, float] = field(default_factory=dict)
+    #: constraint family -> index -> dual (USD per t of right-hand side; Pyomo sign convention)
+    duals: dict[str, dict[tuple[str, ...], float]] = field(default_factory=dict)
+    #: reduced cost of x (USD per t)
+    reduced_costs: dict[Buy, float] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _index(obj: Any) -> tuple[str, ...]:
+    idx = obj.index()
+    return tuple(idx) if isinstance(idx, tuple) else (idx,)
+
+
+class Optimizer:
+    """One model, one HiGHS instance: build once, update and re-solve many times."""
+
+    def __init__(self, data: ModelData, threads: int | None = None) -> None:
+        problems = check_finite(data)
+        if problems:
+            raise InvalidInputError(problems)
+        self.threads = threads
+        self.built: BuiltModel = build_model(data)
+        self._solver = self._new_solver()
+        self.rebuilds = 0
+
+    def _new_solver(self) -> Highs:
+        solver = Highs()
+        solver.config.load_solutions = False
+        solver.config.raise_exception_on_nonoptimal_result = False
+        if self.threads is not None:
+            solver.config.threads = self.threads
+        return solver
+
+    @property
+    def data(self) -> ModelData:
+        """The data the model currently represents."""
+        return self.built.data
+
+    @property
+    def highs(self) -> highspy.Highs:
+        """The underlying highspy object (after the first solve), for ranging and IIS."""
+        highs: highspy.Highs = self._solver._solver_model
+        return highs
+
+    def update(self, data: ModelData) -> bool:
+        """Point the model at new data; True if updated in place, False if it was rebuilt."""
+        problems = check_finite(data)
+        if problems:
+            raise InvalidInputError(problems)
+        if update_model(self.built, data):
+            return True
+        self.built = build_model(data)
+        self._solver = self._new_solver()
+        self.rebuilds += 1
+        return False
+
+    def solve(self, time_limit: float | None = None) -> Solution:
+        """Solve and return a Solution; a non-optimal status carries an explanation."""
+        start = time.perf_counter()
+        early = _unmeetable_demand(self.data)
+        if early:
+            return Solution(
+                Status.INFEASIBLE,
+                "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
+                seconds=time.perf_counter() - start,
+                conflicts=early,
+            )
+        self._solver.config.time_limit = time_limit
+        results = self._solver.solve(self.built.model)
+        status = _status(results.termination_condition)
+        if status is Status.INFEASIBLE:
+            status = self._confirm_without_presolve()
+        solution = Solution(status, highs_seconds=float(results.timing_info.highs_time or 0.0))
+        if status is Status.OPTIMAL:
+            self._load(solution, results)
+            solution.objective_usd = float(results.incumbent_objective)
+            solution.best_bound_usd = solution.objective_usd
+            solution.message = "optimal"
+        elif status is Status.TIME_LIMIT:
+            solution.best_bound_usd = results.objective_bound
+            has = results.incumbent_objective is not None
+            solution.objective_usd = results.incumbent_objective
+            solution.message = (
+                f"time limit reached; best plan found costs {results.incumbent_objective:,.0f} USD"
+                if has
+                else "time limit reached before any feasible plan was found"
+            )
+        elif status is Status.INFEASIBLE:
+            from optimizer.explain import explain_infeasible
+
+            solution.conflicts = explain_infeasible(self)
+            solution.message = "infeasible: " + "; ".join(solution.conflicts)
+        elif status is Status.UNBOUNDED:
+            solution.message = (
+                "unbounded: some cost can fall without limit (check for negative costs)"
+            )
+        else:
+            solution.message = f"solver error ({results.termination_condition.name})"
+        solution.seconds = time.perf_counter() - start
+        return solution
+
+    def _confirm_without_presolve(self) -> Status:
+        """Re-run with presolve off: presolve may report 'infeasible or unbounded' loosely."""
+        self._solver.config.solver_options = {"presolve": "off"}
+        try:
+            results = self._solver.solve(self.built.model)
+        finally:
+            self._solver.config.solver_options = {}
+        return _status(results.termination_condition)
+
+    def _load(self, solution: Solution, results: Any) -> None:
+        m = self.built.model
+        loader = results.solution_loader
+        primals = loader.get_vars()
+        solution.x = {b: max(0.0, primals[m.x[b]]) for b in m.B}
+        if hasattr(m, "u"):
+            solution.unmet = {mt: max(0.0, primals[m.u[mt]]) for mt in m.MT}
+        solution.stock = {st: max(0.0, primals[m.v[st]]) for st in m.ST}
+        solution.untaken = {b: max(0.0, primals[m.w[b]]) for b in m.TOP}
+        duals = loader.get_duals()
+        for con in m.component_objects(pyo.Constraint, active=True):
+            solution.duals[con.local_name] = {
+                _index(c): float(duals[c]) for c in con.values() if c in duals
+            }
+        rc = loader.get_reduced_costs([m.x[b] for b in m.B])
+        solution.reduced_costs = {b: float(rc[m.x[b]]) for b in m.B}
+
+
+def _status(tc: TerminationCondition) -> Status:
+    if tc is TerminationCondition.convergenceCriteriaSatisfied:
+        return Status.OPTIMAL
+    if tc is TerminationCondition.provenInfeasible:
+        return Status.INFEASIBLE
+    if tc is TerminationCondition.unbounded:
+        return Status.UNBOUNDED
+    if tc is TerminationCondition.infeasibleOrUnbounded:
+        return Status.INFEASIBLE  # confirmed or corrected by the presolve-off re-run
+    if tc is TerminationCondition.maxTimeLimit:
+        return Status.TIME_LIMIT
+    return Status.ERROR
+
+
+def _unmeetable_demand(data: ModelData) -> list[str]:
+    """(material, period) pairs with demand, no offer, no stock and unmet not allowed."""
+    if data.settings.allow_unmet:
+        return []
+    offered = {(b[1], b[2]) for b in data.buys}
+    return [
+        f"{mat} {t}: demand {q:,.6g} t but no offer in that period"
+        for (mat, t), q in data.demand.items()
+        if q > 0 and (mat, t) not in offered and mat not in data.stock
+    ]
+
+
+def solve_data(data: ModelData, time_limit: float | None = None) -> Solution:
+    """Build and solve once (convenience for scripts and tests)."""
+    return Optimizer(data).solve(time_limit)

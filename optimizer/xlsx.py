@@ -1,0 +1,107 @@
+"""Writing workbooks safely: text stays text, files appear whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from optimizer.problems import OutputError
+
+#: Text starting with these is read by Excel as a formula or command.
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def set_cell(
+    ws: Worksheet, row: int, col: int, value: Any, number_format: str | None = None
+) -> Any:
+    """Write one value; text that Excel would run as a formula is stored as plain text."""
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        cell.value = value
+        cell.data_type = "s"  # openpyxl would otherwise store "=..." as a live formula
+        cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+    else:
+        cell.value = value
+    if number_format and isinstance(value, (int, float)) and not isinstance(value, bool):
+        cell.number_format = number_format
+    return cell
+
+
+def write_rows(
+    ws: Worksheet,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats: Mapping[str, str] | None = None,
+    start_row: int = 1,
+) -> int:
+    """Header plus rows; returns the last row written. Formats are keyed by column name."""
+    formats = formats or {}
+    for j, name in enumerate(header, start=1):
+        set_cell(ws, start_row, j, name)
+    r = start_row
+    for r, row in enumerate(rows, start=start_row + 1):
+        for j, value in enumerate(row, start=1):
+            set_cell(ws, r, j, value, formats.get(header[j - 1]))
+    for j, name in enumerate(header, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(name) + 4))
+    return r
+
+
+def write_input_workbook(
+    path: str | Path, tables: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> None:
+    """A workbook with one sheet per table; headers are the union of the rows' keys."""
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for sheet, rows in tables.items():
+        ws = wb.create_sheet(sheet)
+        header: list[str] = []
+        for row in rows:
+            header.extend(k for k in row if k not in header)
+        write_rows(ws, header, ([row.get(k) for k in header] for row in rows))
+    save_atomic(wb, path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename over it only if the block succeeds.
+
+    A crash, a full disk or a read-only folder leaves any earlier file intact.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+
+
+def save_atomic(wb: Workbook, path: str | Path) -> None:
+    """Save an openpyxl workbook atomically."""
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
