@@ -22,14 +22,17 @@ if TYPE_CHECKING:
 
 #: HiGHS IIS strategy "from LP, row priority": finds a small conflicting set on LPs.
 IIS_STRATEGY = 2
+#: HiGHS IisBoundStatus values naming an upper bound (kIisBoundStatusUpper, ...Boxed).
+UPPER_BOUNDS = (3, 4)
 
 
 def explain_infeasible(opt: Optimizer) -> list[str]:
     """Sentences naming materials, periods and constraints in conflict."""
     data = opt.data
-    found = offtake_conflicts(data)
-    found += [f"conflicting limits: {c}" for c in iis_conflicts(opt)]
-    found += shortfalls(data)
+    found = offtake_conflicts(data) + shortfalls(data)
+    limits = list(dict.fromkeys(iis_conflicts(opt)))
+    if limits:
+        found.append("these limits conflict: " + "; ".join(limits))
     return list(dict.fromkeys(found)) or ["HiGHS proved the plan infeasible"]
 
 
@@ -96,7 +99,11 @@ def iis_conflicts(opt: Optimizer) -> list[str]:
     try:
         highs = opt.highs
         highs.setOptionValue("iis_strategy", IIS_STRATEGY)
-        status, iis = highs.getIis()
+        highs.setOptionValue("output_flag", False)
+        try:
+            status, iis = highs.getIis()
+        finally:
+            highs.setOptionValue("output_flag", True)
         if status != highspy.HighsStatus.kOk or not iis.valid_:
             return []
         row_map: dict[int, Any] = opt._solver._solver_con_to_pyomo_con_map
@@ -111,10 +118,13 @@ def iis_conflicts(opt: Optimizer) -> list[str]:
         con = row_map.get(r)
         if con is not None:
             out.append(describe(con.parent_component().local_name, _idx(con), opt.data))
-    for c in iis.col_index_:
+    for c, bound in zip(iis.col_index_, iis.col_bound_, strict=False):
         var = col_map.get(c)
-        if var is not None and var.parent_component().local_name == "x":
-            out.append(_describe_bound(_idx(var), opt.data))
+        if bound not in UPPER_BOUNDS or var is None or var.parent_component().local_name != "x":
+            continue  # lower bounds are x >= 0: not worth naming
+        index = _idx(var)
+        if math.isfinite(opt.data.buys[(index[0], index[1], index[2])].upper_t):
+            out.append(_describe_bound(index, opt.data))
     return out
 
 

@@ -253,8 +253,13 @@ def _parse_cell(col: ColumnSpec, cell: RawCell | None) -> tuple[Any, Problem | N
 R = TypeVar("R")
 
 
+#: Stand-ins for cells that failed to parse, so cross-sheet checks still see the row.
+#: They never reach a model: any error makes parse_inputs return no Inputs.
+PLACEHOLDER = {Kind.NUMBER: 0.0, Kind.RATE: 0.0, Kind.BOOL: False, Kind.CHOICE: None}
+
+
 def _parse_table(table: RawTable | None, record: Callable[..., R]) -> tuple[list[R], list[Problem]]:
-    """Typed records of one table; rows with a bad cell are reported and left out."""
+    """Typed records of one table; bad cells are reported and stood in for by placeholders."""
     if table is None:
         return [], []
     problems: list[Problem] = []
@@ -263,19 +268,17 @@ def _parse_table(table: RawTable | None, record: Callable[..., R]) -> tuple[list
     for row in table.rows:
         values: dict[str, Any] = {}
         refs: dict[str, str] = {}
-        ok = True
         for col in table.spec.columns:
             cell = row.get(col.name)
             value, problem = _parse_cell(col, cell)
             refs[col.name] = cell.ref if cell else f"{table.sheet}!{table.ref(col.name, row.row)}"
             if problem:
                 problems.append(problem)
-                ok = False
+                value = "" if col.kind in (Kind.TEXT, Kind.PERIOD) else PLACEHOLDER.get(col.kind)
             if col.name in names:
                 values[col.name] = value
-        if ok:
-            values = {k: v for k, v in values.items() if v is not None}
-            records.append(record(**values, refs=refs))
+        values = {k: v for k, v in values.items() if v is not None}
+        records.append(record(**values, refs=refs))
     return records, problems
 
 
@@ -334,6 +337,8 @@ def check_duplicates(sheet: str, records: Iterable[Any], key: tuple[str, ...]) -
     for r in records:
         k = tuple(getattr(r, c) for c in key)
         ref = r.refs.get(key[0], sheet)
+        if "" in k:  # a blank key cell is reported as required already
+            continue
         if k in seen:
             shown = ", ".join("blank" if v is None else str(v) for v in k)
             problems.append(Problem.at(ref, f"duplicate row for ({shown}); first at {seen[k]}"))
@@ -351,7 +356,7 @@ def check_reference(
     problems = []
     for r in records:
         value = getattr(r, column)
-        if value not in names:
+        if value and value not in names:  # a blank was already reported as required
             hint = _did_you_mean(value, known)
             problems.append(Problem.at(r.refs[column], f'{what} "{value}" is not in {where}{hint}'))
     return problems
@@ -364,7 +369,7 @@ def check_offtakes_have_offers(
     lanes = {(o.supplier, o.material) for o in offers}
     problems = []
     for k in offtakes:
-        if (k.supplier, k.material) not in lanes:
+        if k.supplier and k.material and (k.supplier, k.material) not in lanes:
             problems.append(
                 Problem.at(
                     k.refs["supplier"],

@@ -21,6 +21,8 @@ from optimizer.workbook import RawCell, RawRow, RawTable, RawWorkbook
 
 BASELINE = "baseline"
 WILDCARD = "*"
+#: Sheets whose rows are named things: adding one through a scenario is flagged.
+ENTITY_SHEETS = frozenset({"Materials", "Countries", "Suppliers"})
 
 
 @dataclass(frozen=True)
@@ -167,5 +169,13 @@ def apply_scenario(raw: RawWorkbook, scenario: Scenario) -> tuple[RawWorkbook, l
             )
             cells[ov.column] = ov.value
             rows.append(RawRow(0, cells))
+            if spec.name in ENTITY_SHEETS:  # a typo here would silently add a new entity
+                problems.append(
+                    Problem.at(
+                        ov.refs["key"],
+                        f'adds a new {spec.name} row "{" | ".join(ov.key)}" (no row matched)',
+                        "warning",
+                    )
+                )
         tables[spec.name] = RawTable(spec, table.sheet, table.columns, tuple(rows))
     return raw.with_tables(tables), problems

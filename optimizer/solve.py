@@ -8,6 +8,7 @@ enum and is never "optimal" unless HiGHS proved optimality on finite data.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -118,7 +119,9 @@ class Optimizer:
                 seconds=time.perf_counter() - start,
                 conflicts=early,
             )
-        self._solver.config.time_limit = time_limit
+        # HiGHS keeps options between runs: always set them, never leave a previous value
+        self._solver.config.time_limit = math.inf if time_limit is None else time_limit
+        self._solver.config.solver_options = {"presolve": "choose"}
         results = self._solver.solve(self.built.model)
         status = _status(results.termination_condition)
         if status is Status.INFEASIBLE:
@@ -155,10 +158,7 @@ class Optimizer:
     def _confirm_without_presolve(self) -> Status:
         """Re-run with presolve off: presolve may report 'infeasible or unbounded' loosely."""
         self._solver.config.solver_options = {"presolve": "off"}
-        try:
-            results = self._solver.solve(self.built.model)
-        finally:
-            self._solver.config.solver_options = {}
+        results = self._solver.solve(self.built.model)
         return _status(results.termination_condition)
 
     def _load(self, solution: Solution, results: Any) -> None:
