@@ -98,6 +98,10 @@ class ModelData:
             country_cap=self.settings.max_country_share < 1.0,
         )
 
+    def order(self, b: Buy) -> tuple[int, int, str]:
+        """Sort key for purchases: material as listed, period in order, then supplier."""
+        return (self.materials.index(b[1]), self.periods.index(b[2]), b[0])
+
     def buys_of(self, material: str, period: str) -> list[Buy]:
         """Purchases that can serve a material in a period."""
         return [b for b in self.buys if b[1] == material and b[2] == period]

@@ -242,7 +242,8 @@ def summary_markdown(res: Results) -> str:
     lines = [
         f"# Sourcing plan: {_md_cell(res.scenario)}",
         "",
-        f"- Status: **{res.status.value}** ({_md_cell(res.message)})",
+        f"- Status: **{res.status.value}**"
+        + ("" if res.message == res.status.value else f" ({_md_cell(res.message)})"),
         f"- Total cost: **{total}**",
         f"- Bought: {res.bought_t:,.1f} t; unmet: {res.unmet_t:,.1f} t; "
         f"China share: {res.china_share:.1%}",

@@ -6,6 +6,7 @@ prices USD/kg, quantities t, rates and shares fractions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +85,7 @@ ALLOCATION_COLUMNS = [
 def allocation_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
     """One row per purchase actually made."""
     rows = []
-    for b, q in sol.x.items():
+    for b, q in sorted(sol.x.items(), key=lambda kv: data.order(kv[0])):
         if q <= EPS_T:
             continue
         d = data.buys[b]
@@ -312,8 +313,32 @@ def shadow_price_table(scenario: str, data: ModelData, sol: Solution) -> pd.Data
                 period=t,
             )
         )
+    for b, rc in sorted(sol.reduced_costs.items(), key=lambda kv: data.order(kv[0])):
+        upper = data.buys[b].upper_t
+        if rc < -EPS_DUAL and 0 < upper < math.inf and sol.x.get(b, 0.0) >= upper - EPS_T:
+            rows.append(
+                _shadow_row(
+                    scenario,
+                    "offer_limit",
+                    "saving from one more tonne of this offer",
+                    -rc,
+                    f"limit {upper:,.6g} t",
+                    supplier=b[0],
+                    material=b[1],
+                    period=b[2],
+                )
+            )
     cols = list(_shadow_row("", "", "", 0.0, "").keys())
     return pd.DataFrame(rows, columns=cols)
+
+
+def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
+    top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
+    periods = ", ".join(map(str, grp["period"]))
+    return (
+        f"{what}: {limit} binds in {periods}; one more tonne in {top['period']} "
+        f"would save ${top['dual_usd_per_t']:,.0f} (${top['usd_per_kg']:,.2f}/kg)"
+    )
 
 
 def highlights(data: ModelData, res: Results) -> list[str]:
@@ -324,14 +349,12 @@ def highlights(data: ModelData, res: Results) -> list[str]:
         return out
     cap = sp[(sp["constraint"] == "capacity") & sp["binding"]]
     for supplier, grp in cap.groupby("supplier", sort=False):
-        top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
         mats = sorted({b[1] for b in data.buys if b[0] == supplier})
-        periods = ", ".join(map(str, grp["period"]))
-        out.append(
-            f"{', '.join(mats)}: {supplier} capacity binds in {periods}; "
-            f"one more tonne in {top['period']} would save ${top['dual_usd_per_t']:,.0f} "
-            f"(${top['usd_per_kg']:,.2f} per kg of capacity)"
-        )
+        out.append(_limit_sentence(", ".join(mats), f"{supplier} capacity", grp))
+    offers = sp[(sp["constraint"] == "offer_limit") & sp["binding"]]
+    for key, grp in offers.groupby(["material", "supplier"], sort=False):
+        material, offered_by = key
+        out.append(_limit_sentence(str(material), f"{offered_by} offer limit", grp))
     policy = sp[sp["constraint"].str.endswith(("_cap", "_minimum")) & sp["binding"]]
     for family, grp in policy.groupby("constraint", sort=False):
         mats = sorted(set(map(str, grp["material"])))
