@@ -43,6 +43,9 @@ def test_default_workbook_is_valid_and_rich_enough(default_wb: Workbook) -> None
     ):
         assert c in countries, c
     assert len(default_wb.scenarios) >= 5
+    inputs = solve_scenario(default_wb)[0]
+    cambodia = [c for c in inputs.countries if c.country == "Cambodia"]
+    assert cambodia and cambodia[0].tariff_rate == 0.19
 
 
 def test_default_workbook_matches_its_csv_sources() -> None:

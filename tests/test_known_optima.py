@@ -213,3 +213,13 @@ def test_transportation_problem(solve: Solve) -> None:
     assert res.status is Status.OPTIMAL
     assert res.total_cost_usd == pytest.approx(153_675.0)
     assert res.unmet_t == 0
+
+
+def test_offer_limit_value_from_reduced_cost(solve: Solve, tables: Tables) -> None:
+    tables["Offers"][0]["max_t"] = 4  # China capped at 4 t: the rest from Japan at 13.8
+    res = solve(tables)
+    assert res.total_cost_usd == pytest.approx(2 * 1000 * (4 * 12.0 + 6 * 13.8))
+    limit = res.shadow_prices[res.shadow_prices["constraint"] == "offer_limit"]
+    assert list(limit["supplier"]) == ["CN1", "CN1"]
+    assert list(limit["usd_per_kg"]) == pytest.approx([1.8, 1.8])
+    assert any("CN1 offer limit binds in 2026, 2027" in h for h in res.highlights)
