@@ -21,15 +21,17 @@ from optimizer.pipeline import (
     Workbook,
     check_all,
     find_scenario,
+    model_data,
     open_workbook,
     solve_scenario,
     validate,
 )
 from optimizer.problems import InputFileError, InvalidInputError, OutputError, Problem, errors
-from optimizer.report import write_scenario_report
+from optimizer.report import write_comparison, write_frontier, write_scenario_report
 from optimizer.results import Results
 from optimizer.scenarios import BASELINE
 from optimizer.solve import Status
+from optimizer.whatif import compare, cost_of_independence
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 3
@@ -65,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all-scenarios", action="store_true", help="every scenario in the file")
     solve.add_argument("--out", default="reports", help="output folder (default: reports)")
     solve.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds")
+    solve.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="skip policy costs and tariff break-evens (faster)",
+    )
+
+    front = sub.add_parser("frontier", help="cost of independence from China: cost vs China cap")
+    front.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    front.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
+    front.add_argument("--points", type=int, default=11, help="points from 100%% to 0%% (>= 2)")
+    front.add_argument("--out", default="reports", help="output folder (default: reports)")
 
     val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
     val.add_argument("workbook", help="input .xlsx")
@@ -153,17 +166,54 @@ def cmd_solve(args: argparse.Namespace) -> int:
     check_all(wb, names)
     results = []
     for name in names:
-        inputs, _, res = solve_scenario(wb, name, time_limit=args.time_limit)
+        inputs, _, res = solve_scenario(
+            wb, name, time_limit=args.time_limit, analyze=not args.no_analysis
+        )
         folder = write_scenario_report(res, inputs, args.out)
         results.append(res)
         for line in res.highlights[:6] if res.status is not Status.OPTIMAL else [res.message]:
             print(f"  [{name}] {line}")
         print(f"  [{name}] wrote {folder}")
+    if len(results) > 1:
+        comparison = compare(results)
+        for path in write_comparison(comparison, args.out):
+            print(f"  wrote {path}")
+        print()
+        for line in comparison.sentences:
+            print(f"  {line}")
     print()
     print(format_table(SUMMARY_HEADER, summary_rows(results)))
     elapsed = time.perf_counter() - started
     print(f"\n{len(results)} scenario(s) from {args.workbook} in {elapsed:.2f} s")
     return _status_code(results)
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Sweep the China cap from 100% to 0% and write frontier.csv/.xlsx/.md."""
+    if args.points < 2:
+        print("error: --points must be at least 2", file=sys.stderr)
+        return EXIT_USAGE
+    wb = open_workbook(args.workbook)
+    name = find_scenario(wb, args.scenario).name if args.scenario != BASELINE else BASELINE
+    check_all(wb, [name])
+    inputs, _ = model_data(wb, name)
+    front = cost_of_independence(inputs, args.points)
+    rows = [
+        [
+            f"{r['max_china_share']:.0%}",
+            "-" if r["total_cost_usd"] is None else f"{r['total_cost_usd'] / 1e6:,.2f}",
+            "-" if r["delta_usd"] is None else f"{r['delta_usd'] / 1e6:+,.2f}",
+            "-" if r["unmet_t"] is None else f"{r['unmet_t']:,.1f}",
+        ]
+        for r in front.table.to_dict("records")
+    ]
+    print(format_table(["max China share", "cost USD M", "vs no cap USD M", "unmet t"], rows))
+    print(f"\n{front.sentence}")
+    for path in write_frontier(front, args.out):
+        print(f"wrote {path}")
+    print(f"{len(rows)} points in {front.seconds:.2f} s")
+    failed = [r for r in front.table["status"] if r != Status.OPTIMAL.value]
+    return EXIT_INFEASIBLE if failed else EXIT_OK
 
 
 def cmd_template(args: argparse.Namespace) -> int:
@@ -182,7 +232,12 @@ def cmd_template(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sourcing` console script and `python -m optimizer`."""
     args = build_parser().parse_args(argv)
-    handlers = {"solve": cmd_solve, "validate": cmd_validate, "template": cmd_template}
+    handlers = {
+        "solve": cmd_solve,
+        "validate": cmd_validate,
+        "template": cmd_template,
+        "frontier": cmd_frontier,
+    }
     try:
         return handlers[args.command](args)
     except InvalidInputError as exc:

@@ -9,12 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from optimizer import whatif
 from optimizer.inputs import Inputs, parse_inputs, require_valid
 from optimizer.model_data import ModelData, prepare
 from optimizer.problems import InvalidInputError, Problem, errors
 from optimizer.results import Results, make_results
 from optimizer.scenarios import BASELINE, Scenario, apply_scenario, read_scenarios
-from optimizer.solve import Optimizer
+from optimizer.solve import Optimizer, Solution, Status
 from optimizer.workbook import RawWorkbook, read_workbook
 
 DEFAULT_WORKBOOK = Path(__file__).resolve().parent.parent / "inputs" / "default.xlsx"
@@ -94,11 +95,24 @@ def solve_scenario(
     name: str = BASELINE,
     time_limit: float | None = None,
     threads: int | None = None,
+    analyze: bool = False,
 ) -> tuple[Inputs, ModelData, Results]:
-    """Build, solve and tabulate one scenario."""
+    """Build, solve and tabulate one scenario; `analyze` adds policy costs and break-evens."""
     inputs, data = model_data(wb, name)
-    solution = Optimizer(data, threads=threads).solve(time_limit)
-    return inputs, data, make_results(name, data, solution)
+    opt = Optimizer(data, threads=threads)
+    solution = opt.solve(time_limit)
+    results = make_results(name, data, solution)
+    if analyze and solution.status is Status.OPTIMAL:
+        analyse_plan(results, inputs, opt, solution)
+    return inputs, data, results
+
+
+def analyse_plan(results: Results, inputs: Inputs, opt: Optimizer, solution: Solution) -> None:
+    """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found)."""
+    results.tariff_breakevens = whatif.offer_breakevens(opt, solution)  # reads the basis: first
+    results.country_breakevens = whatif.country_breakevens(opt, solution)
+    results.policy_costs = whatif.policy_costs(inputs, opt)
+    results.highlights += list(results.policy_costs["sentence"])
 
 
 def check_all(wb: Workbook, names: Iterable[str]) -> None:

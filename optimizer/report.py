@@ -8,6 +8,7 @@ mixed report over an earlier good one.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -16,14 +17,15 @@ from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.inputs import Inputs
 from optimizer.results import COST_KEYS, Results
 from optimizer.schema import SETTINGS, SHEETS
-from optimizer.xlsx import atomic_path, set_cell, write_rows
+from optimizer.whatif import Comparison, Frontier
+from optimizer.xlsx import atomic_path, set_cell, write_csv, write_rows
 
 USD = '"$"#,##0'
 USD_KG = '"$"#,##0.00'
@@ -50,6 +52,26 @@ FORMATS = {
     "holding_usd": USD,
     "dual_usd_per_t": USD,
     "usd": USD,
+    "cost_usd_m": '"$"#,##0.0,,"M"',
+    "cost_pct": RATE,
+    "delta_pct": RATE,
+    "delta_usd": USD,
+    "total_cost_usd": USD,
+    "delta_cost_usd": USD,
+    "china_share": RATE,
+    "allied_share": RATE,
+    "max_china_share": RATE,
+    "breakeven_tariff_rate": RATE,
+    "headroom": RATE,
+    "current_rate": RATE,
+    "rate_volume_falls": RATE,
+    "rate_volume_rises": RATE,
+    "unmet_t": TONNES,
+    "bought_t": TONNES,
+    "volume_t": TONNES,
+    "baseline_t": TONNES,
+    "scenario_t": TONNES,
+    "change_t": TONNES,
 }
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -71,19 +93,34 @@ def _style_header(ws: Worksheet, ncols: int, row: int = 1) -> None:
     ws.freeze_panes = ws.cell(row=row + 1, column=1)
 
 
-def _table_sheet(wb: Workbook, title: str, df: pd.DataFrame) -> Worksheet:
+def _fmt(column: str) -> str | None:
+    if column in FORMATS:
+        return FORMATS[column]
+    if column.endswith("_usd"):
+        return USD
+    if column.endswith("_t"):
+        return TONNES
+    return None
+
+
+def _table_sheet(
+    wb: Workbook, title: str, df: pd.DataFrame, keep_scenario: bool = False
+) -> Worksheet:
     ws = wb.create_sheet(title)
-    header = [c for c in df.columns if c != "scenario"]
+    header = [str(c) for c in df.columns if keep_scenario or c != "scenario"]
     rows = df[header].itertuples(index=False, name=None)
-    write_rows(ws, header, ([_plain(v) for v in row] for row in rows), FORMATS)
+    formats = {c: f for c in header if (f := _fmt(c))}
+    write_rows(ws, header, ([_plain(v) for v in row] for row in rows), formats)
     _style_header(ws, len(header))
     return ws
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones for openpyxl."""
+    """numpy scalars to Python ones for openpyxl; NaN and infinities as blank cells."""
     if hasattr(value, "item"):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -211,6 +248,13 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
     _table_sheet(wb, "Unmet", res.unmet)
     _table_sheet(wb, "Stock", res.stock)
     _table_sheet(wb, "Shadow prices", res.shadow_prices)
+    for title, df in (
+        ("Policy costs", res.policy_costs),
+        ("Tariff break-evens", res.tariff_breakevens),
+        ("Country tariffs", res.country_breakevens),
+    ):
+        if len(df.columns):
+            _table_sheet(wb, title, df)
     _inputs_sheets(wb, inputs)
     return wb
 
@@ -260,6 +304,29 @@ def summary_markdown(res: Results) -> str:
         *[f"- {_md_cell(h)}" for h in res.highlights or ["nothing binds"]],
         "",
     ]
+    tb = res.tariff_breakevens
+    if len(tb):
+        near = tb.dropna(subset=["headroom"])
+        near = near.loc[near["headroom"].abs().sort_values().index].head(10)
+        lines += [
+            "## Tariff break-evens closest to today's rates",
+            "",
+            markdown_table(
+                ["supplier", "material", "period", "tariff", "break-even", "what happens"],
+                [
+                    [
+                        r.supplier,
+                        r.material,
+                        r.period,
+                        f"{r.tariff_rate:.1%}",
+                        f"{r.breakeven_tariff_rate:.1%}",
+                        r.change,
+                    ]
+                    for r in near.itertuples()
+                ],
+            ),
+            "",
+        ]
     if not res.allocation.empty:
         g = res.allocation.groupby(["material", "period", "supplier", "country"], sort=False)
         agg = g.agg(t=("quantity_t", "sum"), landed=("landed_usd_per_kg", "first")).reset_index()
@@ -298,3 +365,153 @@ def _json_safe_doc(res: Results) -> dict[str, Any]:
     from optimizer.results import results_json
 
     return results_json(res)
+
+
+# --------------------------------------------------------------------------- what-if reports
+
+
+def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
+    """comparison.xlsx (with a native chart of cost deltas) and comparison.md, atomically."""
+    out = Path(out_dir)
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    ws = _table_sheet(wb, "Summary", comp.summary, keep_scenario=True)
+    n = len(comp.summary)
+    header = [c.value for c in ws[1]]
+    col = header.index("delta_usd") + 1
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Cost vs baseline (USD)"
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+    chart.height, chart.width = max(7, 0.7 * n), 16
+    ws.add_chart(chart, f"A{n + 4}")
+    _table_sheet(wb, "By material", comp.by_material, keep_scenario=True)
+    _table_sheet(wb, "Allocation changes", comp.allocation_changes, keep_scenario=True)
+    notes = wb.create_sheet("Headlines")
+    for i, line in enumerate(comp.sentences, start=1):
+        set_cell(notes, i, 1, line)
+    notes.column_dimensions["A"].width = 140
+    s = comp.summary
+    md = "\n".join(
+        [
+            "# Scenario comparison",
+            "",
+            *[f"- {_md_cell(line)}" for line in comp.sentences],
+            "",
+            markdown_table(
+                [
+                    "scenario",
+                    "status",
+                    "cost USD M",
+                    "vs baseline USD M",
+                    "vs baseline %",
+                    "unmet t",
+                    "China share",
+                ],
+                [
+                    [
+                        r.scenario,
+                        r.status,
+                        _money_m(r.total_cost_usd),
+                        _money_m(r.delta_usd, signed=True),
+                        _pct(r.delta_pct),
+                        f"{r.unmet_t:,.1f}",
+                        f"{r.china_share:.1%}",
+                    ]
+                    for r in s.itertuples()
+                ],
+            ),
+            "",
+        ]
+    )
+    with ExitStack() as stack:
+        xlsx = stack.enter_context(atomic_path(out / "comparison.xlsx"))
+        mdp = stack.enter_context(atomic_path(out / "comparison.md"))
+        wb.save(xlsx)
+        mdp.write_text(md, encoding="utf-8")
+    return [out / "comparison.xlsx", out / "comparison.md"]
+
+
+def _pct(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{value:+.1%}"
+
+
+def _money_m(value: Any, signed: bool = False) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{value / 1e6:+,.2f}" if signed else f"{value / 1e6:,.2f}"
+
+
+def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
+    """frontier.csv, frontier.xlsx (native line chart) and frontier.md, atomically."""
+    out = Path(out_dir)
+    table = front.table
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    ws = _table_sheet(wb, "Frontier", table, keep_scenario=True)
+    n = len(table)
+    header = [c.value for c in ws[1]]
+    chart = LineChart()
+    chart.title = "Cost of independence from China"
+    chart.x_axis.title = "max China share"
+    chart.y_axis.title = "total cost (USD)"
+    cost_col = header.index("total_cost_usd") + 1
+    chart.add_data(Reference(ws, min_col=cost_col, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+    unmet = BarChart()
+    unmet_col = header.index("unmet_t") + 1
+    unmet.add_data(
+        Reference(ws, min_col=unmet_col, min_row=1, max_row=n + 1), titles_from_data=True
+    )
+    unmet.y_axis.axId = 200
+    unmet.y_axis.title = "unmet (t)"
+    unmet.y_axis.crosses = "max"
+    chart += unmet
+    chart.height, chart.width = 9, 18
+    ws.add_chart(chart, f"A{n + 4}")
+    set_cell(ws, n + 3, 1, front.sentence)
+    mats = [c.split(": ")[0] for c in table.columns if c.endswith(": cost_usd")]
+    md = "\n".join(
+        [
+            "# Cost of independence from China",
+            "",
+            _md_cell(front.sentence),
+            "",
+            markdown_table(
+                [
+                    "max China share",
+                    "cost USD M",
+                    "vs no cap USD M",
+                    "unmet t",
+                    *[f"{m} USD M" for m in mats],
+                ],
+                [
+                    [
+                        f"{r['max_china_share']:.0%}",
+                        _money_m(r["total_cost_usd"]),
+                        _money_m(r["delta_usd"], signed=True),
+                        "-" if r["unmet_t"] is None else f"{r['unmet_t']:,.1f}",
+                        *[_money_m(r[f"{m}: cost_usd"]) for m in mats],
+                    ]
+                    for r in table.to_dict("records")
+                ],
+            ),
+            "",
+        ]
+    )
+    with ExitStack() as stack:
+        csv_path = stack.enter_context(atomic_path(out / "frontier.csv"))
+        xlsx = stack.enter_context(atomic_path(out / "frontier.xlsx"))
+        mdp = stack.enter_context(atomic_path(out / "frontier.md"))
+        write_csv(csv_path, table)
+        wb.save(xlsx)
+        mdp.write_text(md, encoding="utf-8")
+    return [out / "frontier.csv", out / "frontier.xlsx", out / "frontier.md"]

@@ -40,6 +40,10 @@ class Results:
     stock: pd.DataFrame
     seconds: float = 0.0
     highlights: list[str] = field(default_factory=list)
+    #: what-if analyses (optimizer.whatif), empty unless the scenario was analysed
+    policy_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tariff_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    country_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def unmet_t(self) -> float:
@@ -391,6 +395,21 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
     return res
 
 
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts; NaN and infinities become None so the JSON stays strict."""
+    out = []
+    for row in df.to_dict("records"):
+        clean: dict[str, Any] = {}
+        for k, v in row.items():
+            if hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
 def results_json(res: Results) -> dict[str, Any]:
     """The results.json document (plain JSON types only)."""
     alloc = res.allocation
@@ -425,5 +444,8 @@ def results_json(res: Results) -> dict[str, Any]:
             for row in res.shadow_prices.to_dict("records")
         ],
         "highlights": res.highlights,
+        "policy_costs": _records(res.policy_costs),
+        "tariff_breakevens": _records(res.tariff_breakevens),
+        "country_breakevens": _records(res.country_breakevens),
         "seconds": res.seconds,
     }

@@ -155,6 +155,25 @@ class Optimizer:
         solution.seconds = time.perf_counter() - start
         return solution
 
+    def cost_ranging(self) -> dict[Buy, tuple[float, float]]:
+        """HiGHS cost ranging of each purchase after an optimal solve.
+
+        (down, up): the objective coefficients (USD per t) between which the
+        current basis stays optimal; +-inf where no change of that cost alters it.
+        Empty if HiGHS has no valid ranging (e.g. the last solve was not optimal).
+        """
+        status, ranging = self.highs.getRanging()
+        if status != highspy.HighsStatus.kOk or not ranging.valid:
+            return {}
+        m = self.built.model
+        column = self._solver._pyomo_var_to_solver_var_map
+        down, up = ranging.col_cost_dn.value_, ranging.col_cost_up.value_
+        out = {}
+        for b in m.B:
+            j = column[id(m.x[b])]
+            out[b] = (_finite_or_inf(down[j]), _finite_or_inf(up[j]))
+        return out
+
     def _confirm_without_presolve(self) -> Status:
         """Re-run with presolve off: presolve may report 'infeasible or unbounded' loosely."""
         self._solver.config.solver_options = {"presolve": "off"}
@@ -177,6 +196,15 @@ class Optimizer:
             }
         rc = loader.get_reduced_costs([m.x[b] for b in m.B])
         solution.reduced_costs = {b: float(rc[m.x[b]]) for b in m.B}
+
+
+def _finite_or_inf(value: float) -> float:
+    """HiGHS reports infinity as kHighsInf (1e30 and beyond)."""
+    if value >= highspy.kHighsInf:
+        return math.inf
+    if value <= -highspy.kHighsInf:
+        return -math.inf
+    return float(value)
 
 
 def _status(tc: TerminationCondition) -> Status:

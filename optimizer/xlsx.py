@@ -95,6 +95,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def csv_text(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run: formula-like text gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(path: str | Path, df: Any) -> None:
+    """Write a DataFrame as CSV (UTF-8), neutralising formula-like text in cells and headers."""
+    safe = df.rename(columns=csv_text).map(csv_text)
+    safe.to_csv(path, index=False)
+
+
 def save_atomic(wb: Workbook, path: str | Path) -> None:
     """Save an openpyxl workbook atomically."""
     with atomic_path(path) as tmp:

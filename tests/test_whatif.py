@@ -1,0 +1,208 @@
+"""What-if analyses: exact answers on a hand-solvable instance, invariants on the default workbook.
+
+Tiny instance: CN1 landed 10 x 1.20 = 12.000 USD/kg, JP1 10.5 x 1.15 = 12.075 USD/kg,
+demand 10 t in each of two periods.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from optimizer.pipeline import Workbook, model_data, open_workbook, solve_scenario
+from optimizer.solve import Optimizer, Status
+from optimizer.whatif import (
+    compare,
+    cost_of_independence,
+    country_breakevens,
+    offer_breakevens,
+    plan_changes_at,
+    policy_costs,
+)
+from tests.conftest import ROOT, Tables
+
+Write = Callable[[Tables], Path]
+
+
+@pytest.fixture
+def close_call(tables: Tables) -> Tables:
+    tables["Offers"][1]["price_usd_per_kg"] = 10.5
+    return tables
+
+
+def test_frontier_by_hand(write: Write, close_call: Tables) -> None:
+    inputs, _ = model_data(open_workbook(write(close_call)))
+    front = cost_of_independence(inputs, points=11)
+    t = front.table
+    assert list(t["max_china_share"]) == pytest.approx([1 - i / 10 for i in range(11)])
+    # cost(s) = 2 periods x 1000 x (10 s x 12 + 10 (1 - s) x 12.075)
+    expected = [2000 * (120 * s + 120.75 * (1 - s)) for s in t["max_china_share"]]
+    assert list(t["total_cost_usd"]) == pytest.approx(expected)
+    assert list(t["Ga: cost_usd"]) == pytest.approx(expected)
+    assert front.last_step_usd == pytest.approx(2000 * 0.75 * 0.1)  # 150 USD
+    assert "the last 10% of independence (10% -> 0% China share) costs $0.0 M" in front.sentence
+    assert list(t["unmet_t"]) == pytest.approx([0.0] * 11)
+
+
+def test_offer_breakevens_by_hand(write: Write, close_call: Tables) -> None:
+    _, data = model_data(open_workbook(write(close_call)))
+    opt = Optimizer(data)
+    sol = opt.solve()
+    be = offer_breakevens(opt, sol).set_index(["supplier", "period"])
+    # CN1 starts to lose volume when 10 (1 + r) > 12.075: r = 0.2075
+    assert be.loc[("CN1", "2026"), "breakeven_tariff_rate"] == pytest.approx(0.2075)
+    assert be.loc[("CN1", "2026"), "change"] == "starts to lose volume"
+    # JP1 enters when 10.5 (1 + r) < 12: r = 1/7
+    assert be.loc[("JP1", "2027"), "breakeven_tariff_rate"] == pytest.approx(12 / 10.5 - 1)
+    assert be.loc[("JP1", "2027"), "change"] == "enters the plan"
+    # crossing by a small margin changes the plan; staying short of it does not
+    b = ("CN1", "Ga", "2026")
+    assert plan_changes_at(opt, b, 0.2075 + 0.002, 10.0)
+    assert not plan_changes_at(opt, b, 0.2075 - 0.002, 10.0)
+
+
+def test_country_breakevens_by_hand(write: Write, close_call: Tables) -> None:
+    _, data = model_data(open_workbook(write(close_call)))
+    opt = Optimizer(data)
+    sol = opt.solve()
+    cb = country_breakevens(opt, sol).set_index("country")
+    assert cb.loc["China", "volume_t"] == pytest.approx(20)
+    assert 0.2075 <= cb.loc["China", "rate_volume_falls"] <= 0.2075 + 0.0025
+    assert 12 / 10.5 - 1 - 0.0025 <= cb.loc["Japan", "rate_volume_rises"] <= 12 / 10.5 - 1
+    assert cb.loc["Japan", "volume_t"] == 0 and cb["rate_volume_falls"].isna()["Japan"]
+    assert opt.solve().objective_usd == pytest.approx(sol.objective_usd)  # model left as found
+
+
+def test_policy_costs_by_hand(write: Write, close_call: Tables) -> None:
+    close_call["Settings"] = [{"setting": "max_china_share", "value": 0.3}]
+    close_call["PriceFloors"] = [{"material": "Ga", "floor_usd_per_kg": 11, "applies_to": "all"}]
+    close_call["Offtakes"] = [{"supplier": "CN1", "material": "Ga", "min_t": 2}]
+    inputs, _ = model_data(open_workbook(write(close_call)))
+    pc = policy_costs(inputs).set_index("kind")
+    # with the floor, landed: CN1 11 x 1.2 = 13.2, JP1 11 x 1.15 = 12.65; cap 30% binds nothing
+    # (JP1 is cheaper), so the cap costs 0; the floor costs 2000 x (10 x 12.65 - (3 x 12 + 7 x
+    # 12.075)) = 2000 x 6.025; the 2 t CN1 minimum costs 2000 x 2 x (13.2 - 12.65)
+    assert pc.loc["china", "cost_usd"] == pytest.approx(0.0, abs=1e-6)
+    with_all = 2000 * (2 * 13.2 + 8 * 12.65)
+    without_floor = 2000 * (3 * 12 + 7 * 12.075)
+    assert pc.loc["price_floor", "cost_usd"] == pytest.approx(with_all - without_floor)
+    assert pc.loc["offtake", "cost_usd"] == pytest.approx(2000 * 2 * (13.2 - 12.65))
+    assert (
+        "The $11/kg Ga floor (all) costs $0.0 M over 2026-2027" in pc.loc["price_floor", "sentence"]
+    )
+
+
+def test_comparison_tables(write: Write, close_call: Tables) -> None:
+    close_call["Scenarios"] = [
+        {
+            "scenario": "no_china",
+            "sheet": "Settings",
+            "key": "exclude_china",
+            "column": "value",
+            "value": True,
+        }
+    ]
+    wb = open_workbook(write(close_call))
+    results = [solve_scenario(wb, n)[2] for n in wb.scenario_names]
+    comp = compare(results)
+    s = comp.summary.set_index("scenario")
+    assert s.loc["no_china", "delta_usd"] == pytest.approx(2000 * 0.075 * 10)
+    assert s.loc["no_china", "delta_pct"] == pytest.approx(0.075 / 12)
+    changes = comp.allocation_changes.set_index("supplier")
+    assert changes.loc["CN1", "change_t"] == pytest.approx(-20)
+    assert changes.loc["JP1", "change_t"] == pytest.approx(20)
+    bym = comp.by_material.set_index(["scenario", "material"])
+    assert bym.loc[("no_china", "Ga"), "china_share"] == 0
+    assert bym.loc[("baseline", "Ga"), "china_share"] == 1
+    assert comp.sentences[0].startswith("no_china: +$0.0 M (+0.6%)")
+
+
+# --------------------------------------------------------------------------- default workbook
+
+
+@pytest.fixture(scope="module")
+def default_frontier(default_wb: Workbook):  # type: ignore[no-untyped-def]
+    inputs, _ = model_data(default_wb)
+    return cost_of_independence(inputs, points=11)
+
+
+def test_default_frontier_is_monotone(default_frontier) -> None:  # type: ignore[no-untyped-def]
+    costs = list(default_frontier.table["total_cost_usd"])
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(costs))
+    assert costs[-1] > costs[0]
+    shares = list(default_frontier.table["china_share"])
+    caps = list(default_frontier.table["max_china_share"])
+    assert all(s <= c + 1e-9 for s, c in zip(shares, caps, strict=True))
+
+
+def test_default_policy_costs_are_non_negative(default_wb: Workbook) -> None:
+    for name in ("baseline", "stockpile_build", "allied_minimum_80", "china_share_cap_50"):
+        inputs, _ = model_data(default_wb, name)
+        pc = policy_costs(inputs)
+        assert len(pc) >= 1, name
+        assert (pc["cost_usd"] >= -1e-6).all(), (name, pc)
+    floor = policy_costs(model_data(default_wb)[0])
+    assert floor["lever"].str.contains("NdPr oxide floor").any()
+
+
+def test_default_breakevens_change_the_plan_when_crossed(default_wb: Workbook) -> None:
+    _, data = model_data(default_wb)
+    opt = Optimizer(data)
+    sol = opt.solve()
+    be = offer_breakevens(opt, sol).dropna(subset=["breakeven_tariff_rate"])
+    be = be[(be["headroom"].abs() > 0.01) & (be["breakeven_tariff_rate"] < 2)]
+    top = be.sort_values("bought_t", ascending=False).head(4)
+    top = pd.concat([top, be[be["bought_t"] == 0].head(4)])  # and some that would enter
+    assert len(top) >= 6
+    checked = 0
+    for r in top.itertuples():
+        b = (r.supplier, r.material, r.period)
+        rate = r.breakeven_tariff_rate
+        beyond = rate + 0.01 if r.change == "starts to lose volume" else rate - 0.01
+        before = rate - 0.01 if r.change == "starts to lose volume" else rate + 0.01
+        if beyond < 0:
+            continue
+        assert plan_changes_at(opt, b, beyond, r.bought_t), r
+        assert not plan_changes_at(opt, b, max(before, 0.0), r.bought_t), r
+        checked += 1
+    assert checked >= 6
+
+
+def test_cli_all_scenarios_writes_comparison_and_frontier(tmp_path: Path) -> None:
+    env_run = [sys.executable, "-m", "optimizer"]
+    out = tmp_path / "r"
+    proc = subprocess.run(
+        [*env_run, "solve", "--scenario", "exclude_china", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "comparison.md").read_text().startswith("# Scenario comparison")
+    wb = openpyxl.load_workbook(out / "comparison.xlsx")
+    assert {"Summary", "By material", "Allocation changes", "Headlines"} <= set(wb.sheetnames)
+    report = openpyxl.load_workbook(out / "baseline" / "report.xlsx")
+    assert {"Policy costs", "Tariff break-evens", "Country tariffs"} <= set(report.sheetnames)
+    proc = subprocess.run(
+        [*env_run, "frontier", "--points", "6", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "the last 10% of independence" in proc.stdout
+    with (out / "frontier.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["max_china_share"]) for r in rows] == pytest.approx([1, 0.8, 0.6, 0.4, 0.2, 0])
+    assert {"total_cost_usd", "unmet_t", "Tb oxide: cost_usd"} <= set(rows[0])
+    assert Status.OPTIMAL.value == rows[-1]["status"]
