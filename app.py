@@ -1,31 +1,293 @@
-"""Streamlit what-if app (first cut): pick a scenario of the default workbook, see the plan.
+"""Streamlit what-if app: a planner's session over a sourcing workbook.
 
-The full what-if session (tariff sliders, editable tables, frontier) comes with
-the app issue; this page is thin over `optimizer/` and holds no model logic.
+Thin by design: every number comes from `optimizer.session` (no model logic
+here). Each Streamlit session keeps its own `Session` (and so its own model)
+in `st.session_state`; nothing solver-related is cached across users.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
 import streamlit as st
 
-from optimizer.pipeline import DEFAULT_WORKBOOK, open_workbook, solve_scenario
+from optimizer.pipeline import DEFAULT_WORKBOOK, Workbook, open_workbook
+from optimizer.results import COST_KEYS, Results
+from optimizer.session import (
+    EDITABLE,
+    MAX_UPLOAD_BYTES,
+    Outcome,
+    Session,
+    WhatIf,
+    inputs_bytes,
+    open_upload,
+    report_bytes,
+)
 
 st.set_page_config(page_title="Critical-minerals sourcing", layout="wide")
-st.title("Critical-minerals sourcing plan")
+state = st.session_state
 
-wb = open_workbook(DEFAULT_WORKBOOK)
-scenario = st.selectbox("Scenario", wb.scenario_names)
-_, _, base = solve_scenario(wb)
-_, _, res = solve_scenario(wb, scenario)
 
-cost = res.total_cost_usd or 0.0
-delta = cost - (base.total_cost_usd or 0.0)
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Total cost", f"${cost / 1e6:,.1f} M")
-c2.metric("vs baseline", f"{delta / 1e6:+,.1f} M")
-c3.metric("Unmet demand", f"{res.unmet_t:,.1f} t")
-c4.metric("China share", f"{res.china_share:.1%}")
-st.caption(f"Status: {res.status.value}. {res.message}")
-for line in res.highlights:
-    st.write("- " + line)
-st.dataframe(res.allocation.drop(columns=["scenario"]), hide_index=True)
+def active_workbook() -> Workbook:
+    """The workbook in use: the default one until an upload is accepted."""
+    if "workbook" not in state:
+        state.workbook = open_workbook(DEFAULT_WORKBOOK)
+        state.workbook_name = DEFAULT_WORKBOOK.name
+        state.workbook_id = 0
+    wb: Workbook = state.workbook
+    return wb
+
+
+def handle_upload() -> None:
+    """Accept a valid upload; otherwise explain and keep the previous workbook."""
+    up = st.file_uploader(
+        f"Upload a workbook (.xlsx, up to {MAX_UPLOAD_BYTES // 2**20} MB)", type=["xlsx", "xlsm"]
+    )
+    if up is None or up.file_id == state.get("upload_id"):
+        return
+    state.upload_id = up.file_id
+    wb, problems, message = open_upload(up.name, up.getvalue())
+    if wb is None:
+        state.upload_error = (message, [str(p) for p in problems])
+        return
+    state.upload_error = None
+    state.workbook, state.workbook_name = wb, up.name
+    state.workbook_id = state.get("workbook_id", 0) + 1
+    state.sessions = {}
+
+
+def get_session(scenario: str) -> Session:
+    """This user's Session for the active workbook and scenario (built once, then updated)."""
+    sessions: dict[tuple[int, str], Session] = state.setdefault("sessions", {})
+    key = (state.workbook_id, scenario)
+    if key not in sessions:
+        sessions[key] = Session(state.workbook, scenario)
+    return sessions[key]
+
+
+def sidebar_controls(session: Session, prefix: str) -> WhatIf:
+    """Toggles, slider, tariffs and floors; only values that differ from the workbook count."""
+    base = session.base_inputs
+    exclude = st.toggle("Exclude China", value=base.settings.exclude_china, key=f"{prefix}excl")
+    share = st.slider(
+        "Max China share (%)",
+        0,
+        100,
+        round(base.settings.max_china_share * 100),
+        step=5,
+        key=f"{prefix}share",
+        disabled=exclude,
+    )
+    tariffs: dict[str, float] = {}
+    with st.expander("US tariff by origin (%)"):
+        for c in base.countries:
+            pct = st.number_input(
+                c.country,
+                0.0,
+                100.0,
+                round(c.tariff_rate * 100, 4),
+                step=1.0,
+                key=f"{prefix}tariff:{c.country}",
+            )
+            if not math.isclose(pct / 100, c.tariff_rate, abs_tol=1e-9):
+                tariffs[c.country] = round(pct / 100, 6)
+    floors: dict[str, float] = {}
+    current = {f.material: f.floor_usd_per_kg for f in base.price_floors}
+    with st.expander("Price floors (USD/kg; 0 = none)"):
+        for m in base.materials:
+            value = st.number_input(
+                m.material,
+                0.0,
+                1e6,
+                float(current.get(m.material, 0.0)),
+                step=5.0,
+                key=f"{prefix}floor:{m.material}",
+            )
+            if not math.isclose(value, current.get(m.material, 0.0)):
+                floors[m.material] = value
+    return WhatIf(
+        exclude_china=exclude if exclude != base.settings.exclude_china else None,
+        max_china_share=(
+            share / 100 if not math.isclose(share / 100, base.settings.max_china_share) else None
+        ),
+        tariffs=tariffs,
+        floors=floors,
+    )
+
+
+def table_editors(session: Session, prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """Editable Offers, Suppliers and Offtakes; only tables that changed are returned."""
+    edited: dict[str, list[dict[str, Any]]] = {}
+    for sheet in EDITABLE:
+        rows = session.base_tables.get(sheet, [])
+        df = pd.DataFrame(rows)
+        st.markdown(f"**{sheet}**")
+        out = st.data_editor(
+            df, num_rows="dynamic", key=f"{prefix}edit:{sheet}", width="stretch", hide_index=True
+        )
+        new_rows = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in out.to_dict("records")
+        ]
+        if new_rows != rows:
+            edited[sheet] = new_rows
+    return edited
+
+
+def kpis(res: Results, baseline: Results) -> None:
+    """Total cost, delta vs baseline, unmet tonnes, China share."""
+    c1, c2, c3, c4 = st.columns(4)
+    cost = res.total_cost_usd
+    base = baseline.total_cost_usd
+    c1.metric("Total cost", "n/a" if cost is None else f"${cost / 1e6:,.1f} M")
+    if cost is not None and base:
+        delta = cost - base
+        c2.metric(
+            "vs baseline", f"{delta / 1e6:+,.1f} M", f"{delta / base:+.1%}", delta_color="inverse"
+        )
+    else:
+        c2.metric("vs baseline", "n/a")
+    c3.metric(
+        "Unmet demand",
+        f"{res.unmet_t:,.1f} t",
+        None if res.unmet_t <= 0 else "shortfall",
+        delta_color="inverse",
+    )
+    c4.metric("China share", f"{res.china_share:.1%}")
+
+
+def plan_tab(res: Results) -> None:
+    if res.shares.empty:
+        st.info("No purchases in this plan.")
+        return
+    fig = px.bar(
+        res.shares,
+        x="period",
+        y="quantity_t",
+        color="country",
+        facet_col="material",
+        facet_col_wrap=5,
+        labels={"quantity_t": "t", "period": ""},
+        title="Volume by origin country (t)",
+    )
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    st.plotly_chart(fig, width="stretch")
+    st.dataframe(res.allocation.drop(columns=["scenario"]), hide_index=True)
+
+
+def costs_tab(res: Results) -> None:
+    df = pd.DataFrame(
+        {
+            "component": [k.replace("_", " ") for k in COST_KEYS],
+            "USD": [res.cost_breakdown_usd[k] for k in COST_KEYS],
+        }
+    )
+    st.plotly_chart(
+        px.bar(df, x="component", y="USD", title="Cost breakdown (USD)"), width="stretch"
+    )
+    if not res.unmet.empty:
+        st.warning(
+            "Unmet demand: "
+            + "; ".join(
+                f"{r.material} {r.period}: {r.quantity_t:,.1f} t" for r in res.unmet.itertuples()
+            )
+        )
+
+
+def independence_tab(outcome: Outcome) -> None:
+    front = outcome.frontier
+    if front is None:
+        st.info("The frontier is not available for this what-if.")
+        return
+    st.write(front.sentence)
+    fig = px.line(
+        front.table,
+        x="max_china_share",
+        y="total_cost_usd",
+        markers=True,
+        labels={"max_china_share": "max China share", "total_cost_usd": "USD"},
+        title="Cost of independence from China",
+    )
+    fig.update_xaxes(autorange="reversed", tickformat=".0%")
+    st.plotly_chart(fig, width="stretch")
+    st.dataframe(front.table, hide_index=True)
+
+
+def sensitivity_tab(res: Results) -> None:
+    for line in res.highlights:
+        st.write("- " + line)
+    sp = res.shadow_prices
+    st.markdown("**Binding constraints (shadow prices)**")
+    st.dataframe(sp[sp["binding"]].drop(columns=["scenario"]), hide_index=True)
+    st.markdown("**Tariff break-evens per offer**")
+    st.dataframe(res.tariff_breakevens, hide_index=True)
+
+
+def main() -> None:
+    """The page."""
+    st.title("Critical-minerals sourcing: what if?")
+    with st.sidebar:
+        handle_upload()
+        wb = active_workbook()
+        st.markdown(f"Active workbook: **{state.workbook_name}**")
+        err = state.get("upload_error")
+        if err:
+            st.error(err[0])
+            for line in err[1][:50]:
+                st.text(line)
+        scenario = st.selectbox("Scenario", wb.scenario_names, key=f"wb{state.workbook_id}:scen")
+        session = get_session(scenario)
+        prefix = f"wb{state.workbook_id}:{scenario}:"
+        controls = sidebar_controls(session, prefix)
+    header = st.container()  # filled after the solve, shown above the tabs
+    tabs = st.tabs(["Plan", "Costs", "Independence", "Sensitivity", "Edit tables", "Downloads"])
+    with tabs[4]:
+        edited = table_editors(session, prefix)
+    whatif = WhatIf(
+        controls.exclude_china, controls.max_china_share, controls.tariffs, controls.floors, edited
+    )
+    outcome = session.run(whatif)
+    with header:
+        for p in outcome.problems:
+            (st.error if p.severity == "error" else st.warning)(str(p))
+        res = outcome.results
+        if res is None:
+            st.error("Fix the problems above to see a plan.")
+            return
+        kpis(res, session.baseline)
+        st.caption(
+            f"{state.workbook_name} · scenario {scenario} · inputs #{outcome.fingerprint} · "
+            f"status {res.status.value} · solved in {outcome.solve_ms:.0f} ms"
+            f" ({'model rebuilt' if outcome.rebuilt else 'model updated in place'})"
+        )
+        if res.status.value != "optimal":
+            st.error(res.message)
+    with tabs[0]:
+        plan_tab(res)
+    with tabs[1]:
+        costs_tab(res)
+    with tabs[2]:
+        independence_tab(outcome)
+    with tabs[3]:
+        sensitivity_tab(res)
+    with tabs[5]:
+        if outcome.inputs is not None:
+            st.download_button(
+                "Report for this what-if (.xlsx)",
+                report_bytes(res, outcome.inputs),
+                file_name=f"report-{scenario}-{outcome.fingerprint}.xlsx",
+                key="download-report",
+            )
+        st.download_button(
+            "Inputs of this what-if (.xlsx)",
+            inputs_bytes(outcome.tables),
+            file_name=f"inputs-{scenario}-{outcome.fingerprint}.xlsx",
+            key="download-inputs",
+        )
+
+
+main()

@@ -1,0 +1,58 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest: controls drive the numbers shown."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return str(m.value)
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def money(text: str) -> float:
+    return float(text.replace("$", "").replace(",", "").replace(" M", ""))
+
+
+@pytest.fixture
+def at() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_opens_on_the_default_workbook_with_headline_numbers(at: AppTest) -> None:
+    assert metric(at, "Total cost") == "$1,541.8 M"
+    assert metric(at, "Unmet demand") == "0.0 t"
+    assert metric(at, "China share") == "45.8%"
+    assert any("Active workbook: **default.xlsx**" in m.value for m in at.markdown)
+
+
+def test_exclude_china_drives_china_share_to_zero_and_cost_up(at: AppTest) -> None:
+    before = money(metric(at, "Total cost"))
+    at.toggle(key="wb0:baseline:excl").set_value(True).run()
+    assert not at.exception
+    assert metric(at, "China share") == "0.0%"
+    assert money(metric(at, "Total cost")) > before
+    assert metric(at, "Unmet demand") != "0.0 t"  # Tb oxide falls short without China
+    assert any("model updated in place" in c.value for c in at.caption)
+
+
+def test_tariff_slider_and_scenario_picker(at: AppTest) -> None:
+    at.number_input(key="wb0:baseline:tariff:China").set_value(60.0).run()
+    assert float(metric(at, "China share").rstrip("%")) < 45.8
+    at.selectbox(key="wb0:scen").set_value("exclude_china").run()
+    assert metric(at, "China share") == "0.0%"
+    assert at.slider(key="wb0:exclude_china:share").disabled  # the cap is moot under exclusion
+
+
+def test_china_share_slider(at: AppTest) -> None:
+    at.slider(key="wb0:baseline:share").set_value(20).run()
+    assert float(metric(at, "China share").rstrip("%")) <= 20.0 + 1e-9
+    assert money(metric(at, "vs baseline").replace("+", "")) > 0

@@ -1,0 +1,100 @@
+"""The what-if session behind the app: edits validated, model updated in place, no stale numbers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from optimizer.pipeline import Workbook, open_workbook, solve_scenario
+from optimizer.session import (
+    Session,
+    WhatIf,
+    apply_whatif,
+    inputs_bytes,
+    open_upload,
+    report_bytes,
+)
+from optimizer.solve import Status
+from tests.conftest import Tables
+
+Write = Callable[[Tables], Path]
+
+
+def test_controls_change_the_plan_and_update_in_place(default_wb: Workbook) -> None:
+    s = Session(default_wb)
+    base = s.run(WhatIf())
+    assert base.results is not None and base.rebuilt
+    assert base.results.total_cost_usd == pytest.approx(s.baseline.total_cost_usd)
+    no_china = s.run(WhatIf(max_china_share=0.0))
+    assert no_china.results is not None and not no_china.rebuilt  # parameters only
+    assert no_china.results.china_share == 0
+    assert no_china.results.total_cost_usd > base.results.total_cost_usd
+    vn = s.run(WhatIf(tariffs={"China": 0.45}))
+    assert vn.results is not None and vn.results.china_share < base.results.china_share
+    # going back is a cache hit with the very same numbers
+    again = s.run(WhatIf())
+    assert again is base and again.fingerprint == base.fingerprint
+
+
+def test_results_are_tied_to_their_inputs(default_wb: Workbook) -> None:
+    s = Session(default_wb)
+    a = s.run(WhatIf(exclude_china=True), with_frontier=False)
+    b = s.run(WhatIf(), with_frontier=False)
+    assert a.fingerprint != b.fingerprint
+    settings = {r["setting"]: r["value"] for r in a.tables["Settings"]}
+    assert settings["exclude_china"] is True
+    assert a.results is not None and a.results.china_share == 0
+    assert b.results is not None and b.results.china_share > 0
+
+
+def test_bad_edits_are_cited_and_produce_no_plan(default_wb: Workbook) -> None:
+    s = Session(default_wb)
+    offers = [dict(r) for r in s.base_tables["Offers"]]
+    offers[1]["price_usd_per_kg"] = "TBD"
+    out = s.run(WhatIf(edited={"Offers": offers}))
+    assert out.results is None
+    assert [str(p) for p in out.problems] == [
+        'Offers!C3: price_usd_per_kg must be a number (found "TBD")'
+    ]
+
+
+def test_floor_control_adds_changes_and_removes_floors(default_wb: Workbook) -> None:
+    s = Session(default_wb)
+    t = apply_whatif(s.base_tables, WhatIf(floors={"NdPr oxide": 0.0, "Gallium": 900.0}))
+    floors = {r["material"]: r["floor_usd_per_kg"] for r in t["PriceFloors"]}
+    assert floors == {"Gallium": 900.0}
+    assert {r["material"] for r in s.base_tables["PriceFloors"]} == {"NdPr oxide"}  # untouched
+
+
+def test_downloaded_inputs_solve_to_the_same_plan(default_wb: Workbook, tmp_path: Path) -> None:
+    s = Session(default_wb)
+    w = WhatIf(exclude_china=True, tariffs={"Vietnam": 0.46}, floors={"Gallium": 900.0})
+    out = s.run(w, with_frontier=False)
+    assert out.results is not None and out.inputs is not None
+    path = tmp_path / "whatif.xlsx"
+    path.write_bytes(inputs_bytes(out.tables))
+    _, _, res = solve_scenario(open_workbook(path))
+    assert res.status is Status.OPTIMAL
+    assert res.total_cost_usd == pytest.approx(out.results.total_cost_usd, rel=1e-12)
+    report = openpyxl.load_workbook(io.BytesIO(report_bytes(out.results, out.inputs)))
+    assert "Summary" in report.sheetnames
+
+
+def test_rejected_uploads_explain_why(tmp_path: Path, write: Write, tables: Tables) -> None:
+    wb, problems, msg = open_upload("data.xlsx", b"material,demand_t\nGa,1\n")
+    assert wb is None and "not an .xlsx workbook" in msg and "data.xlsx" in msg
+    wb, _, msg = open_upload("big.xlsx", b"x" * (10 * 1024 * 1024 + 1))
+    assert wb is None and "limit is 10 MB" in msg
+    tables["Offers"][0]["price_usd_per_kg"] = -1
+    wb, problems, msg = open_upload("bad.xlsx", write(tables).read_bytes())
+    assert wb is None and "previous workbook stays active" in msg
+    assert [str(p) for p in problems] == [
+        "Offers!C2: price_usd_per_kg must not be negative (found -1)"
+    ]
+    tables["Offers"][0]["price_usd_per_kg"] = 10
+    wb, problems, msg = open_upload("good.xlsx", write(tables).read_bytes())
+    assert wb is not None and msg == ""
