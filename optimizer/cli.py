@@ -1,8 +1,9 @@
 """`sourcing` command line: solve, validate, template. Thin over the pipeline.
 
 Exit codes: 0 solved; 3 infeasible or unbounded; 4 time limit without a
-solution; 64 usage; 65 invalid data; 66 missing or unreadable file;
-70 internal error; 73 cannot write output.
+solution; 5 partial failure (some scenarios failed, the rest written); 64 usage;
+65 invalid data; 66 missing or unreadable file; 70 internal error; 73 cannot
+write output.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from optimizer import __version__
+from optimizer.executor import EXECUTORS, Executor
+from optimizer.logs import configure as configure_logging
+from optimizer.nightly import NightlyOptions, change_lines, run_nightly
 from optimizer.pipeline import (
     DEFAULT_WORKBOOK,
     Workbook,
@@ -78,6 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
     front.add_argument("--points", type=int, default=11, help="points from 100%% to 0%% (>= 2)")
     front.add_argument("--out", default="reports", help="output folder (default: reports)")
+
+    night = sub.add_parser(
+        "nightly", help="every scenario and the frontier into a dated run folder, with a diff"
+    )
+    night.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    night.add_argument("--out", default="reports", help="output root (default: reports)")
+    night.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    night.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="serial, process (local pool) or dask (default: process when --workers > 1)",
+    )
+    night.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
+    night.add_argument("--log-format", choices=("text", "json"), default="text")
+    night.add_argument("--time-limit", type=float, default=None, metavar="S", help="per solve")
+    night.add_argument("--points", type=int, default=11, help="frontier points (default 11)")
+    night.add_argument(
+        "--threshold-t", type=float, default=1.0, help="smallest volume move reported (t)"
+    )
+    night.add_argument("--no-analysis", action="store_true", help="skip policy costs, break-evens")
 
     val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
     val.add_argument("workbook", help="input .xlsx")
@@ -216,6 +241,28 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return EXIT_INFEASIBLE if failed else EXIT_OK
 
 
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """The unattended run: exit 0 all solved, 3/4 solver outcomes, 5 partial failure,
+    65 bad data (latest untouched), 73 cannot write."""
+    configure_logging(args.log_format)
+    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    options = NightlyOptions(
+        executor=executor,
+        workers=max(1, args.workers),
+        scheduler=args.scheduler,
+        time_limit=args.time_limit,
+        frontier_points=max(2, args.points),
+        threshold_t=args.threshold_t,
+        analyze=not args.no_analysis,
+    )
+    run = run_nightly(args.workbook, args.out, options)
+    if run.folder is not None:
+        print(f"run folder: {run.folder}")
+    for line in change_lines(run.manifest.get("changes", [])):
+        print(f"  changed: {line}")
+    return run.exit_code
+
+
 def cmd_template(args: argparse.Namespace) -> int:
     """Write a blank workbook; refuse to overwrite unless --force."""
     from optimizer.template import write_template
@@ -237,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "template": cmd_template,
         "frontier": cmd_frontier,
+        "nightly": cmd_nightly,
     }
     try:
         return handlers[args.command](args)

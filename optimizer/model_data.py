@@ -134,7 +134,9 @@ def prepare(inputs: Inputs) -> ModelData:
     buys: dict[Buy, BuyData] = {}
     hard_minimum: dict[Buy, float] = {}
     take_or_pay: dict[Buy, tuple[float, float]] = {}
-    for (supplier_name, material), offers in lanes.items():
+    # sorted, so the LP's column order (and so its choice among equal-cost plans) does not
+    # depend on the order of rows in the workbook
+    for (supplier_name, material), offers in sorted(lanes.items()):
         supplier = suppliers[supplier_name]
         country = countries[supplier.country]
         offtake = offtakes.get((supplier_name, material))
@@ -183,7 +185,7 @@ def prepare(inputs: Inputs) -> ModelData:
     used = {(b.supplier, b.period) for b in buys.values()}
     capacity = {
         (s.supplier, t): s.capacity_t
-        for s in inputs.suppliers
+        for s in sorted(inputs.suppliers, key=lambda s: s.supplier)
         for t in periods
         if s.capacity_t is not None and (s.supplier, t) in used
     }

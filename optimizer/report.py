@@ -259,7 +259,7 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
     return wb
 
 
-def _md_cell(value: Any) -> str:
+def md_text(value: Any) -> str:
     text = str(value).replace("|", "\\|").replace("\n", " ")
     return "'" + text if text.startswith(("=", "+", "-", "@")) and not _is_number(text) else text
 
@@ -274,9 +274,9 @@ def _is_number(text: str) -> bool:
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured markdown table with escaped cells."""
-    out = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    out = ["| " + " | ".join(md_text(h) for h in header) + " |"]
     out.append("|" + "|".join("---" for _ in header) + "|")
-    out += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in rows]
+    out += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in rows]
     return "\n".join(out)
 
 
@@ -284,10 +284,10 @@ def summary_markdown(res: Results) -> str:
     """summary.md: headline, cost breakdown, what binds, purchases by material."""
     total = "n/a" if res.total_cost_usd is None else f"${res.total_cost_usd:,.0f}"
     lines = [
-        f"# Sourcing plan: {_md_cell(res.scenario)}",
+        f"# Sourcing plan: {md_text(res.scenario)}",
         "",
         f"- Status: **{res.status.value}**"
-        + ("" if res.message == res.status.value else f" ({_md_cell(res.message)})"),
+        + ("" if res.message == res.status.value else f" ({md_text(res.message)})"),
         f"- Total cost: **{total}**",
         f"- Bought: {res.bought_t:,.1f} t; unmet: {res.unmet_t:,.1f} t; "
         f"China share: {res.china_share:.1%}",
@@ -301,7 +301,7 @@ def summary_markdown(res: Results) -> str:
         "",
         "## What binds",
         "",
-        *[f"- {_md_cell(h)}" for h in res.highlights or ["nothing binds"]],
+        *[f"- {md_text(h)}" for h in res.highlights or ["nothing binds"]],
         "",
     ]
     tb = res.tariff_breakevens
@@ -400,7 +400,7 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
         [
             "# Scenario comparison",
             "",
-            *[f"- {_md_cell(line)}" for line in comp.sentences],
+            *[f"- {md_text(line)}" for line in comp.sentences],
             "",
             markdown_table(
                 [
@@ -483,7 +483,7 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
         [
             "# Cost of independence from China",
             "",
-            _md_cell(front.sentence),
+            md_text(front.sentence),
             "",
             markdown_table(
                 [
