@@ -146,7 +146,10 @@ def kpis(res: Results, baseline: Results) -> None:
     if cost is not None and base:
         delta = cost - base
         c2.metric(
-            "vs baseline", f"{delta / 1e6:+,.1f} M", f"{delta / base:+.1%}", delta_color="inverse"
+            "vs baseline",
+            f"{delta / 1e6:+,.1f} M",
+            f"{delta / base:+.1%}" if abs(delta) >= 0.5 else None,  # no arrow for "same"
+            delta_color="inverse",
         )
     else:
         c2.metric("vs baseline", "n/a")
