@@ -80,36 +80,33 @@ def _run_serial(fn: Callable[[Any], T], key: str, item: Any, retries: int) -> Ta
 def _run_process(
     fn: Callable[[Any], T], items: Sequence[tuple[str, Any]], workers: int, retries: int
 ) -> list[TaskOutcome[T]]:
-    """A spawn-based pool (no forked solver state); a dead worker breaks the pool, so the
-    unfinished tasks are retried one by one in fresh pools."""
-    outcomes: dict[str, TaskOutcome[T]] = {}
-    attempts = {key: 0 for key, _ in items}
-    pending = list(items)
+    """A spawn-based pool (no forked solver state). A worker that dies breaks the whole
+    pool, so every task that did not finish is retried alone, in a fresh one-worker pool:
+    a bad task cannot take innocent ones down with it twice."""
     context = multiprocessing.get_context("spawn")
-    while pending:
-        for key, _ in pending:
-            attempts[key] += 1
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_timed, fn, item): (key, item) for key, item in pending}
-            retry: list[tuple[str, Any]] = []
-            for fut in cf.as_completed(futures):
-                key, item = futures[fut]
+    outcomes: dict[str, TaskOutcome[T]] = {}
+    errors: dict[str, str] = {}
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_timed, fn, item): key for key, item in items}
+        for fut in cf.as_completed(futures):
+            key = futures[fut]
+            try:
+                value, seconds = fut.result()
+                outcomes[key] = TaskOutcome(key, True, value, seconds=seconds)
+            except Exception as exc:  # includes BrokenProcessPool when a worker died
+                errors[key] = _describe(exc)
+    for key, item in items:
+        attempt = 1
+        while key not in outcomes and attempt <= retries:
+            attempt += 1
+            with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
                 try:
-                    value, seconds = fut.result()
-                    outcomes[key] = TaskOutcome(
-                        key, True, value, attempts=attempts[key], seconds=seconds
-                    )
-                except Exception as exc:  # includes BrokenProcessPool when a worker died
-                    if attempts[key] <= retries:
-                        retry.append((key, item))
-                    else:
-                        outcomes[key] = TaskOutcome(
-                            key, False, error=_describe(exc), attempts=attempts[key]
-                        )
-        # after a crash, retry one task per pool so one bad task cannot take others down
-        pending = retry
-        if pending and workers > 1:
-            workers = 1
+                    value, seconds = alone.submit(_timed, fn, item).result()
+                    outcomes[key] = TaskOutcome(key, True, value, attempts=attempt, seconds=seconds)
+                except Exception as exc:
+                    errors[key] = _describe(exc)
+        if key not in outcomes:
+            outcomes[key] = TaskOutcome(key, False, error=errors[key], attempts=attempt)
     return [outcomes[key] for key, _ in items]
 
 
