@@ -130,7 +130,7 @@ def _run_dask(
                 n_workers=max(1, workers),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never clash with another cluster
                 silence_logs=50,
             )
         client = Client(cluster if cluster is not None else scheduler)
