@@ -32,7 +32,7 @@ from typing import Any
 
 from optimizer.executor import Executor, TaskOutcome, run_tasks
 from optimizer.inputs import Inputs
-from optimizer.pipeline import check_all, model_data, open_workbook, solve_scenario
+from optimizer.pipeline import Workbook, check_all, model_data, open_workbook, solve_scenario
 from optimizer.problems import InvalidInputError, OutputError
 from optimizer.report import md_text, slug, write_comparison, write_frontier, write_scenario_report
 from optimizer.results import Results
@@ -77,19 +77,28 @@ class SolveTask:
     threads: int = 1
 
 
+#: Workbooks already read by this worker process, by SHA-256 of their bytes.
+_OPENED: dict[str, Workbook] = {}
+
+
+def _workbook_from_bytes(data: bytes, name: str) -> Workbook:
+    """Read the workbook once per worker process, not once per task."""
+    key = hashlib.sha256(data).hexdigest()
+    if key not in _OPENED:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            _OPENED.clear()  # one workbook per run: keep memory flat
+            _OPENED[key] = open_workbook(path)
+    return _OPENED[key]
+
+
 def solve_task(task: SolveTask) -> tuple[Inputs, Results]:
     """Solve one scenario from workbook bytes (runs in a worker; HiGHS on one thread)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / task.name
-        path.write_bytes(task.workbook)
-        wb = open_workbook(path)
-        inputs, _, results = solve_scenario(
-            wb,
-            task.scenario,
-            time_limit=task.time_limit,
-            threads=task.threads,
-            analyze=task.analyze,
-        )
+    wb = _workbook_from_bytes(task.workbook, task.name)
+    inputs, _, results = solve_scenario(
+        wb, task.scenario, time_limit=task.time_limit, threads=task.threads, analyze=task.analyze
+    )
     return inputs, results
 
 
