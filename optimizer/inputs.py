@@ -12,16 +12,13 @@ import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
+from optimizer.limits import MAX_COEFFICIENT_RATIO, MAX_NUMBER, MAX_TEXT_CHARS, TINY_T
 from optimizer.problems import InvalidInputError, Problem, errors
 from optimizer.schema import SETTINGS, SETTINGS_BY_NAME, ColumnSpec, Kind, SettingSpec
-from optimizer.workbook import ExcelError, RawCell, RawTable, RawWorkbook
-
-#: Largest magnitude accepted for any number: beyond it a value is a typo
-#: (1e20 t) and would wreck the LP's numerics.
-MAX_NUMBER = 1e9
+from optimizer.workbook import CellFault, ExcelError, RawCell, RawTable, RawWorkbook, printable
 
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
@@ -172,12 +169,48 @@ def _is_blank(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value)
+    """A cell value as quoted in a message: text quoted and made printable, dates named."""
+    when = _date_like(value)
+    if when:
+        return when
+    return f'"{printable(value)}"' if isinstance(value, str) else str(value)
+
+
+def _date_like(value: Any) -> str | None:
+    """`the date 2026-01-01` for a date, time or duration cell (Excel stores them as numbers)."""
+    if isinstance(value, datetime):
+        clock = "" if value.time() == time() else f" {value:%H:%M:%S}"
+        return f"the date {value:%Y-%m-%d}{clock}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, time):
+        return f"the time {value.isoformat()}"
+    if isinstance(value, timedelta):
+        return f"the duration {value}"
+    return None
+
+
+def _check_text(text: str, name: str) -> str:
+    """Text as read, refusing control characters (they garble reports and terminals)."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"{name} is longer than Excel's {MAX_TEXT_CHARS:,} characters")
+    bad = next((c for c in text if _is_control(c)), None)
+    if bad is not None:
+        raise ValueError(
+            f"{name} contains the control character U+{ord(bad):04X} "
+            f"({_show(text)}); retype the cell"
+        )
+    return text
+
+
+def _is_control(char: str) -> bool:
+    code = ord(char)
+    return (code < 32 and char not in "\t\n\r") or 0x7F <= code <= 0x9F
 
 
 def _to_number(value: Any) -> float:
     """A finite float from a number or numeric text; ValueError otherwise."""
-    if isinstance(value, (bool, datetime, date)):
+    if isinstance(value, (bool, datetime, date, time, timedelta)):
         raise ValueError
     if isinstance(value, (int, float)):
         return float(value)
@@ -192,12 +225,24 @@ def parse_value(kind: Kind, value: Any, name: str, choices: tuple[str, ...] = ()
         raise ValueError(
             f"{name} holds the Excel error {value.code}; fix the formula or type a value"
         )
+    if isinstance(value, CellFault):
+        raise ValueError(f"{name} {value.reason}")
+    when = _date_like(value)
+    if kind is Kind.PERIOD and when:
+        year = f"{value.year}" if isinstance(value, date) else "2026"
+        raise ValueError(
+            f"{name} must be a label such as 2026 (found {when}); type {year} as text or as a "
+            "number formatted as General"
+        )
+    if kind in (Kind.NUMBER, Kind.RATE) and when:
+        raise ValueError(
+            f"{name} must be a number (found {when}: the cell is formatted as a date or time); "
+            "format it as Number and retype the value"
+        )
     if kind in (Kind.TEXT, Kind.PERIOD):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, (datetime, date)) and kind is Kind.PERIOD:
-            raise ValueError(f"{name} must be a label such as 2026 (found a date {value})")
-        return str(value).strip()
+        return _check_text(str(value).strip(), name)
     if kind is Kind.BOOL:
         if isinstance(value, bool):
             return value
@@ -209,7 +254,7 @@ def parse_value(kind: Kind, value: Any, name: str, choices: tuple[str, ...] = ()
             return False
         raise ValueError(f"{name} must be TRUE or FALSE (found {_show(value)})")
     if kind is Kind.CHOICE:
-        text = str(value).strip().lower()
+        text = _check_text(str(value).strip(), name).lower()
         if text not in choices:
             raise ValueError(f"{name} must be one of {', '.join(choices)} (found {_show(value)})")
         return text
@@ -410,6 +455,95 @@ def check_not_empty(inputs: Inputs) -> list[Problem]:
     return problems
 
 
+def check_zero_demand(inputs: Inputs) -> list[Problem]:
+    """Warn when every demand is 0 and no reserve is to be built: the plan would buy nothing."""
+    if not inputs.demand or any(d.demand_t > 0 for d in inputs.demand):
+        return []
+    if any(s.reserve_t > s.initial_t for s in inputs.stockpile):
+        return []
+    return [
+        Problem.at(
+            inputs.demand[0].refs["demand_t"],
+            "every demand_t is 0 (and no stock reserve to build): the plan will buy nothing",
+            "warning",
+        )
+    ]
+
+
+#: Columns whose values are quantities (t) and costs (USD/kg), for the numerics check.
+QUANTITY_COLUMNS = {
+    "demand": ("demand_t",),
+    "suppliers": ("capacity_t",),
+    "offers": ("max_t",),
+    "offtakes": ("min_t", "max_t"),
+    "stockpile": ("initial_t", "reserve_t"),
+}
+COST_COLUMNS = {
+    "offers": ("price_usd_per_kg", "freight_usd_per_kg"),
+    "price_floors": ("floor_usd_per_kg",),
+    "offtakes": ("contract_price_usd_per_kg",),
+    "stockpile": ("holding_usd_per_kg",),
+}
+
+
+def _values(inputs: Inputs, columns: Mapping[str, tuple[str, ...]]) -> list[tuple[float, str, str]]:
+    """(value, column, cell) for every nonzero value of the given columns."""
+    out = []
+    for attr, names in columns.items():
+        for record in getattr(inputs, attr):
+            for name in names:
+                value = getattr(record, name)
+                if value:
+                    out.append((float(value), name, record.refs.get(name, "")))
+    return out
+
+
+def check_numerics(inputs: Inputs) -> list[Problem]:
+    """Warn about values that hurt HiGHS's numerics: specks below TINY_T, huge value ranges.
+
+    HiGHS works to tolerances around 1e-7 and loses precision when the model's
+    nonzero coefficients span more than about nine orders of magnitude; either
+    usually means a unit mistake (kg typed as t, USD/t typed as USD/kg).
+    """
+    problems = [
+        Problem.at(
+            ref,
+            f"{name} {value:g} t is below {TINY_T:g} t (a gram): the solver treats it as 0; "
+            "enter 0 or check the unit",
+            "warning",
+        )
+        for value, name, ref in _values(inputs, QUANTITY_COLUMNS)
+        if 0 < value < TINY_T
+    ]
+    settings = inputs.settings
+    costs = _values(inputs, COST_COLUMNS)
+    if settings.allow_unmet and settings.unmet_penalty_usd_per_kg:
+        ref = settings.refs.get("unmet_penalty_usd_per_kg", "")
+        costs.append((settings.unmet_penalty_usd_per_kg, "unmet_penalty_usd_per_kg", ref))
+    for kind, found, unit in (
+        ("quantities", _values(inputs, QUANTITY_COLUMNS), "t"),
+        ("costs", costs, "USD/kg"),
+    ):
+        if len(found) < 2:
+            continue
+        low, high = min(found), max(found)
+        if high[0] <= MAX_COEFFICIENT_RATIO * low[0]:
+            continue
+        message = (
+            f"{kind} span {high[0] / low[0]:.1e} times: {low[1]} {low[0]:g} {unit} at "
+            f"{low[2] or 'its default'}, {high[1]} {high[0]:g} {unit} at "
+            f"{high[2] or 'its default'}; beyond {MAX_COEFFICIENT_RATIO:.0e} the solver may "
+            "lose precision: check the units"
+        )
+        ref = low[2] or high[2]
+        problems.append(
+            Problem.at(ref, message, "warning")
+            if ref
+            else Problem("Settings", "", message, "warning")
+        )
+    return problems
+
+
 def check_policy_consistency(settings: Settings) -> list[Problem]:
     """Warn when shares cannot all hold, e.g. allied minimum above what country caps permit."""
     problems = []
@@ -515,6 +649,8 @@ def check_inputs(inputs: Inputs) -> list[Problem]:
         *check_reference(inputs.stockpile, "material", material_names, "material", "Materials"),
         *check_policy_consistency(inputs.settings),
         *check_demand_has_offers(inputs),
+        *check_zero_demand(inputs),
+        *check_numerics(inputs),
     ]
 
 

@@ -25,7 +25,7 @@ from optimizer.inputs import Inputs
 from optimizer.results import COST_KEYS, Results
 from optimizer.schema import SETTINGS, SHEETS
 from optimizer.whatif import Comparison, Frontier
-from optimizer.xlsx import atomic_path, set_cell, write_csv, write_rows
+from optimizer.xlsx import atomic_path, save_workbook, set_cell, write_csv, write_rows
 
 USD = '"$"#,##0'
 USD_KG = '"$"#,##0.00'
@@ -355,7 +355,7 @@ def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> 
         xlsx = stack.enter_context(atomic_path(folder / "report.xlsx"))
         md = stack.enter_context(atomic_path(folder / "summary.md"))
         js = stack.enter_context(atomic_path(folder / "results.json"))
-        wb.save(xlsx)
+        save_workbook(wb, xlsx)
         md.write_text(text, encoding="utf-8")
         js.write_text(doc, encoding="utf-8")
     return folder
@@ -431,7 +431,7 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
     with ExitStack() as stack:
         xlsx = stack.enter_context(atomic_path(out / "comparison.xlsx"))
         mdp = stack.enter_context(atomic_path(out / "comparison.md"))
-        wb.save(xlsx)
+        save_workbook(wb, xlsx)
         mdp.write_text(md, encoding="utf-8")
     return [out / "comparison.xlsx", out / "comparison.md"]
 
@@ -512,6 +512,6 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
         xlsx = stack.enter_context(atomic_path(out / "frontier.xlsx"))
         mdp = stack.enter_context(atomic_path(out / "frontier.md"))
         write_csv(csv_path, table)
-        wb.save(xlsx)
+        save_workbook(wb, xlsx)
         mdp.write_text(md, encoding="utf-8")
     return [out / "frontier.csv", out / "frontier.xlsx", out / "frontier.md"]

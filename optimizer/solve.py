@@ -119,6 +119,15 @@ class Optimizer:
                 seconds=time.perf_counter() - start,
                 conflicts=early,
             )
+        if not self.data.buys and not self.data.stock and not self.data.settings.allow_unmet:
+            # no variable at all: HiGHS would answer "unknown"; buying nothing is the plan
+            return Solution(
+                Status.OPTIMAL,
+                "empty model: no purchase is possible and no demand is to be met",
+                objective_usd=0.0,
+                best_bound_usd=0.0,
+                seconds=time.perf_counter() - start,
+            )
         # HiGHS keeps options between runs: always set them, never leave a previous value
         self._solver.config.time_limit = math.inf if time_limit is None else time_limit
         self._solver.config.solver_options = {"presolve": "choose"}

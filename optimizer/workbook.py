@@ -3,21 +3,52 @@
 Nothing is interpreted here beyond finding sheets and headers; parsing and
 checking live in `inputs.py` so that scenario overrides (which replace raw
 cells) are parsed and cited exactly like cells typed into the workbook.
+
+The file is untrusted. Before openpyxl sees it, its bytes are identified (CSV,
+legacy .xls and encrypted workbooks get their own message), the zip package is
+held to the limits in `limits.py` (file size, entries, expanded size,
+compression ratio) and every XML part's prolog is checked for a DTD, the
+carrier of entity-expansion bombs; openpyxl then parses through defusedxml as a
+second line. Sheets are streamed row by row with openpyxl's own sheet parser,
+stopping at MAX_ROWS whatever the sheet's dimension tag says, and keeping what
+a values-only read would lose: formulas that were never calculated, merged
+cells and hidden rows, columns and sheets. Nothing in the file is ever run.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import stat
+import struct
+import warnings
 import zipfile
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import openpyxl
-from openpyxl.utils import get_column_letter
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
-from optimizer.problems import InputFileError, Problem
+from optimizer import limits
+from optimizer.problems import InputFileError, Problem, SourcingError
 from optimizer.schema import SHEETS, SheetSpec
+
+SAVE_AS_XLSX = "open it in Excel and save it as 'Excel Workbook (*.xlsx)'"
+OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+#: Zip entries that hold macros (VBA projects, Excel 4.0 macro sheets) or ActiveX controls.
+MACRO_PARTS = ("xl/vbaProject.bin", "xl/macrosheets/", "xl/activeX/")
+EXTERNAL_LINK_PARTS = "xl/externalLinks/"
+#: Most merged ranges cited per sheet; the rest are counted.
+MAX_CITED = 10
+#: The start of a <row> element, with any namespace prefix (`<row `, `<x:row>`).
+ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 
 
 @dataclass(frozen=True)
@@ -28,6 +59,20 @@ class ExcelError:
 
     def __str__(self) -> str:
         return self.code
+
+
+@dataclass(frozen=True)
+class CellFault:
+    """A cell whose value cannot be trusted (a formula never calculated, a damaged number).
+
+    `reason` completes a sentence starting with the column name, e.g. `is a
+    formula (=B2*2) with no saved value; ...`.
+    """
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -85,91 +130,520 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _cell_value(cell: Any) -> Any:
-    """A cell's value, with Excel error cells kept as ExcelError and text stripped."""
-    value = cell.value
-    if getattr(cell, "data_type", None) == "e":
-        return ExcelError(str(value))
+ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """Text from a file made safe to show: control characters escaped, long text cut."""
+    shown = "".join(
+        c if c.isprintable() else ESCAPES.get(c, f"\\x{ord(c):02x}") for c in text[: limit + 1]
+    )
+    return shown[:limit] + "..." if len(shown) > limit else shown
+
+
+# --------------------------------------------------------------------------- the file itself
+
+
+def read_workbook(path: str | Path) -> RawWorkbook:
+    """Read the contract's sheets from an .xlsx (or .xlsm) file.
+
+    Raises InputFileError when the file is missing, not an .xlsx workbook, or
+    refused by a limit; structural problems (missing sheet or column, merged
+    or uncalculated cells) and warnings (macros, hidden data) come back in
+    `problems`.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise InputFileError(f"{path}: not an .xlsx workbook: {_identify(data)}")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            problems = check_package(path, archive)
+    except zipfile.BadZipFile as exc:
+        raise InputFileError(f"{path}: not an .xlsx workbook: damaged zip package ({exc})") from exc
+    wb = _load(path, data)
+    try:
+        tables, found = _read_sheets(path, wb)
+    finally:
+        wb.close()
+    return RawWorkbook(str(path), tables, tuple(problems + found))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The whole file, read once so that every check and openpyxl see the same bytes."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be opened ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise InputFileError(f"{path}: is a folder, not a workbook")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputFileError(f"{path}: is not a regular file (a device, pipe or socket)")
+    if info.st_size == 0:
+        raise InputFileError(f"{path}: is empty (0 bytes), not a workbook")
+    too_big = (
+        f"{path}: refused: larger than the {limits.MAX_FILE_BYTES // limits.MiB} MiB limit "
+        "for a workbook; remove unused sheets, images or formatting and save again"
+    )
+    if info.st_size > limits.MAX_FILE_BYTES:
+        raise InputFileError(too_big)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limits.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > limits.MAX_FILE_BYTES:
+        raise InputFileError(too_big)
+    return data
+
+
+def _identify(data: bytes) -> str:
+    """What a file that is not a zip package looks like, and what to do about it."""
+    if data.startswith(OLE2_MAGIC):
+        names = ole2_names(data)
+        if {"EncryptedPackage", "EncryptionInfo"} & names:
+            return (
+                "it is an encrypted (password-protected) workbook, stored like a legacy .xls "
+                "or encrypted workbook; remove the password in Excel (File > Info > Protect "
+                "Workbook > Encrypt with Password) and save it again"
+            )
+        if {"Workbook", "Book"} & names:
+            return f"it is a legacy .xls (Excel 97-2003) workbook; {SAVE_AS_XLSX}"
+        return f"it is an OLE2 file (a legacy .xls or encrypted workbook); {SAVE_AS_XLSX}"
+    head = data[:4096]
+    text = _as_text(head)
+    if text is None:
+        return f"its format is unknown; {SAVE_AS_XLSX}"
+    start = text.lstrip("\ufeff \t\r\n")[:512].lower()
+    if start.startswith("<"):
+        if "<html" in start or "<!doctype html" in start or "<table" in start:
+            return f"it looks like an HTML page (web exports named .xls often are); {SAVE_AS_XLSX}"
+        if "urn:schemas-microsoft-com:office:spreadsheet" in text:
+            return f"it looks like an Excel 2003 XML spreadsheet; {SAVE_AS_XLSX}"
+        return f"it looks like an XML file; {SAVE_AS_XLSX}"
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    return f'it looks like CSV/text (first line: "{printable(first)}"); {SAVE_AS_XLSX}'
+
+
+def _as_text(head: bytes) -> str | None:
+    """The start of a file as text if it reads as UTF-8, UTF-16 (with BOM) or Latin-1 text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", "ignore")
+    if b"\0" in head:
+        return None
+    text = head.decode("utf-8", "ignore") if _utf8(head) else head.decode("latin-1")
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n\f")
+    return text if controls <= len(text) // 100 else None
+
+
+def _utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a character cut at the end of the sample
+    return True
+
+
+def ole2_names(data: bytes) -> set[str]:
+    """Entry names in an OLE2 compound file's directory (empty if it cannot be followed)."""
+    try:
+        (shift,) = struct.unpack_from("<H", data, 0x1E)
+        if not 7 <= shift <= 16:
+            return set()
+        size = 1 << shift
+        n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+        fat: list[int] = []
+        for sector in struct.unpack_from("<109I", data, 0x4C)[: min(n_fat, 109)]:
+            chunk = data[(sector + 1) * size : (sector + 2) * size]
+            fat.extend(struct.unpack(f"<{len(chunk) // 4}I", chunk[: len(chunk) // 4 * 4]))
+        names: set[str] = set()
+        sector, seen = first_dir, set[int]()
+        while sector < len(fat) + 1 and sector not in seen and len(seen) < 10_000:
+            seen.add(sector)
+            start = (sector + 1) * size
+            for entry in range(start, min(start + size, len(data)) - 127, 128):
+                (length,) = struct.unpack_from("<H", data, entry + 64)
+                if 2 <= length <= 64:
+                    names.add(data[entry : entry + length - 2].decode("utf-16-le", "replace"))
+            sector = fat[sector] if sector < len(fat) else -1
+        return names
+    except struct.error:
+        return set()
+
+
+# --------------------------------------------------------------------------- the zip package
+
+
+def check_package(path: Path, archive: zipfile.ZipFile) -> list[Problem]:
+    """Refuse a package that breaks a limit, hides a DTD or is not an .xlsx; warn about macros.
+
+    Everything is decided from the zip directory and the first bytes of each
+    entry, before any XML is parsed.
+    """
+    infos = archive.infolist()
+    if len(infos) > limits.MAX_MEMBERS:
+        raise InputFileError(
+            f"{path}: refused: {len(infos):,} parts in the package, more than the "
+            f"{limits.MAX_MEMBERS:,} limit"
+        )
+    total = sum(i.file_size for i in infos)
+    if total > limits.MAX_UNCOMPRESSED_BYTES:
+        raise InputFileError(
+            f"{path}: refused: its parts expand to {total / limits.MiB:,.0f} MiB, more than "
+            f"the {limits.MAX_UNCOMPRESSED_BYTES // limits.MiB} MiB limit (a zip bomb, or far "
+            "larger than a sourcing workbook)"
+        )
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise InputFileError(f"{path}: refused: part {info.filename} is password-protected")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InputFileError(
+                f"{path}: refused: part {info.filename} uses compression method "
+                f"{info.compress_type}, which Excel never writes"
+            )
+        expanded = info.file_size
+        if expanded > limits.RATIO_MIN_BYTES and expanded > limits.MAX_RATIO * info.compress_size:
+            ratio = expanded / max(info.compress_size, 1)
+            raise InputFileError(
+                f"{path}: refused: part {info.filename} expands {ratio:,.0f} times "
+                f"({info.compress_size:,} bytes to {expanded / limits.MiB:,.0f} MiB), more than "
+                f"the limit of {limits.MAX_RATIO} (the shape of a zip bomb)"
+            )
+    names = {i.filename for i in infos}
+    if "xl/workbook.bin" in names:
+        raise InputFileError(
+            f"{path}: not an .xlsx workbook: it is a binary .xlsb workbook; {SAVE_AS_XLSX}"
+        )
+    if "mimetype" in names and archive.read("mimetype").startswith(b"application/vnd.oasis"):
+        raise InputFileError(
+            f"{path}: not an .xlsx workbook: it is an OpenDocument (.ods) spreadsheet; "
+            f"{SAVE_AS_XLSX}"
+        )
+    if "[Content_Types].xml" not in names:
+        raise InputFileError(
+            f"{path}: not an .xlsx workbook: a zip archive without the parts of a workbook"
+        )
+    for info in infos:
+        if not info.is_dir():
+            _check_prolog(path, archive, info)
+    return _package_warnings(names)
+
+
+def _check_prolog(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse an XML part that declares a DTD (entity bombs, external entities)."""
+    try:
+        with archive.open(info) as fh:
+            head = fh.read(limits.MAX_PROLOG_BYTES)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InputFileError(
+            f"{path}: not an .xlsx workbook: part {info.filename} is damaged ({exc})"
+        ) from exc
+    found = dtd_in_prolog(head, complete=len(head) < limits.MAX_PROLOG_BYTES)
+    if found:
+        raise InputFileError(
+            f"{path}: refused: part {info.filename} {found} (XML bombs and external "
+            "entities hide there; Excel never writes one)"
+        )
+
+
+def dtd_in_prolog(head: bytes, complete: bool = True) -> str | None:
+    """Why an XML part's start is refused (it declares a DTD, or its prolog is too long), or None.
+
+    `head` is the part's first bytes; `complete` is False when the part goes on.
+    Anything that does not start like XML is left to the parser.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", "ignore")
+    elif head[:2] in (b"<\0", b"\0<"):
+        text = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", "ignore")
+    else:
+        text = head.decode("utf-8", "ignore").lstrip("\ufeff")
+    i = 0
+    while i < len(text):
+        if text[i] in " \t\r\n":
+            i += 1
+            continue
+        if text.startswith("<?", i):
+            end, skip = text.find("?>", i + 2), 2
+        elif text.startswith("<!--", i):
+            end, skip = text.find("-->", i + 4), 3
+        elif text.startswith("<!", i):
+            return "declares a DTD (<!DOCTYPE ...>)"
+        else:
+            return None  # the root element, or not XML at all
+        if end < 0:
+            break
+        i = end + skip
+    return None if complete else f"has an XML prolog longer than {len(head):,} bytes"
+
+
+def _package_warnings(names: set[str]) -> list[Problem]:
+    """Macros and links to other files: never run or followed, but the planner should know."""
+    problems = []
+    macros = sorted(n for n in names if n.startswith(MACRO_PARTS))
+    if macros:
+        problems.append(
+            Problem(
+                "",
+                "",
+                f"the workbook contains macros or controls ({', '.join(macros[:3])}); they are "
+                "never run: only the values saved in the cells are read",
+                "warning",
+            )
+        )
+    if any(n.startswith(EXTERNAL_LINK_PARTS) for n in names):
+        problems.append(
+            Problem(
+                "",
+                "",
+                "the workbook links to other files; links are not followed: cells that use "
+                "them are read with the values saved in this file",
+                "warning",
+            )
+        )
+    return problems
+
+
+def _load(path: Path, data: bytes) -> Any:
+    """openpyxl's read-only workbook over the checked bytes (links and macros not loaded)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about unsupported extensions on stderr
+        try:
+            return openpyxl.load_workbook(
+                io.BytesIO(data), read_only=True, data_only=True, keep_links=False, keep_vba=False
+            )
+        except Exception as exc:  # openpyxl raises many types for a damaged file
+            raise _unreadable(path, "", exc) from exc
+
+
+def _unreadable(path: Path, sheet: str, exc: BaseException) -> InputFileError:
+    """The error for a part that failed to parse: an entity bomb or a damaged file."""
+    root: BaseException = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        if isinstance(root, DefusedXmlException):
+            break
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    where = f"sheet {sheet}" if sheet else "the workbook"
+    if isinstance(root, DefusedXmlException):
+        return InputFileError(
+            f"{path}: refused: {where} declares XML entities or a DTD "
+            f"({type(root).__name__}); an XML bomb or external entity is never expanded"
+        )
+    why = printable(f"{type(root).__name__}: {root}", 160)
+    return InputFileError(
+        f"{path}: {where} cannot be read as an .xlsx workbook ({why}); "
+        "open and save it in Excel to repair it"
+    )
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def _read_sheets(path: Path, wb: Any) -> tuple[dict[str, RawTable], list[Problem]]:
+    """Every contract sheet as a table (keyed by spec name), with problems and warnings."""
+    by_lower: dict[str, str] = {}
+    tables: dict[str, RawTable] = {}
+    problems: list[Problem] = []
+    for name in wb.sheetnames:
+        key = name.strip().lower()
+        if key in by_lower and key in {s.name.lower() for s in SHEETS}:
+            problems.append(
+                Problem(
+                    name,
+                    "",
+                    f'two sheets are named like {name.strip()}: "{printable(by_lower[key])}" and '
+                    f'"{printable(name)}"; only the first is read: rename or delete the other',
+                )
+            )
+            continue
+        by_lower.setdefault(key, name)
+    if not any(spec.name.lower() in by_lower for spec in SHEETS):
+        shown = ", ".join(printable(n, 31) for n in wb.sheetnames[:10]) or "none"
+        problems.append(
+            Problem(
+                "",
+                "",
+                "none of the input sheets (Materials, Demand, Countries, Suppliers, Offers, ...) "
+                f"is in this workbook (its sheets: {shown}); `sourcing template` writes a "
+                "blank one",
+            )
+        )
+    for spec in SHEETS:
+        actual = by_lower.get(spec.name.lower())
+        if actual is None:
+            if spec.required:
+                problems.append(Problem(spec.name, "", "required sheet is missing"))
+            continue
+        try:
+            table, found = _read_sheet(path, wb, wb[actual], spec, actual)
+        except SourcingError:
+            raise
+        except Exception as exc:  # a damaged sheet part: openpyxl raises many types
+            raise _unreadable(path, actual, exc) from exc
+        problems.extend(found)
+        if table is not None:
+            tables[spec.name] = table
+    return tables, problems
+
+
+class _SheetParser(WorkSheetParser):  # type: ignore[misc]
+    """openpyxl's streaming sheet parser, keeping what a values-only read drops.
+
+    A formula with no saved value and a number openpyxl cannot parse become
+    CellFaults, cited at their cell, instead of a silent blank or a crash.
+    """
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        try:
+            cell: dict[str, Any] = super().parse_cell(element)
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError):
+            coordinate = element.get("r")
+            row, column = (
+                coordinate_to_tuple(coordinate)
+                if coordinate
+                else (self.row_counter, self.col_counter)
+            )
+            raw = printable(element.findtext(VALUE_TAG) or "", 40)
+            fault = CellFault(f'holds "{raw}", which is not a value Excel writes; retype the cell')
+            return {"row": row, "column": column, "value": fault, "data_type": "n"}
+        if cell["value"] is None:
+            formula = element.find(FORMULA_TAG)
+            if formula is not None and _uncalculated(element):
+                shown = f"={printable(formula.text, 60)}" if formula.text else "a shared formula"
+                cell["value"] = CellFault(
+                    f"is a formula ({shown}) with no saved value: the file was written by a "
+                    "program that does not calculate; open and save it in Excel (or LibreOffice) "
+                    "so the value is stored"
+                )
+        return cell
+
+
+def _uncalculated(element: Any) -> bool:
+    """A formula cell without a saved result (an empty <v> is a result only for text)."""
+    value = element.find(VALUE_TAG)
+    if value is None:
+        return True
+    return not value.text and element.get("t", "n") not in ("str", "s", "inlineStr")
+
+
+def _cell_value(cell: Mapping[str, Any]) -> Any:
+    """A parsed cell's value: Excel errors kept as ExcelError, text stripped."""
+    value = cell["value"]
+    if cell.get("data_type") == "e" and isinstance(value, str):
+        return ExcelError(value)
     if isinstance(value, str):
         return value.strip()
     return value
 
 
-def read_workbook(path: str | Path) -> RawWorkbook:
-    """Read the contract's sheets from an .xlsx file.
+def _too_many_rows(path: Path, sheet: str, where: str) -> InputFileError:
+    return InputFileError(
+        f"{path}: refused: sheet {sheet} has more than {limits.MAX_ROWS:,} rows ({where}, "
+        "whatever its size tag says); delete the unused rows below the data, even "
+        "empty formatted ones, or split the sheet"
+    )
 
-    Raises InputFileError when the file is missing or not a readable workbook;
-    structural problems (missing sheet or column) come back in `problems`.
+
+def count_rows(archive: zipfile.ZipFile, part: str, limit: int) -> int:
+    """<row> elements in a sheet part, counted on the raw XML, stopping once past `limit`.
+
+    A fast refusal of a huge sheet before the slower parse; the parse enforces
+    the same limit on what it actually reads.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a folder, not a workbook")
-    if not zipfile.is_zipfile(path):
-        raise InputFileError(
-            f"{path}: not an .xlsx workbook (CSV, legacy .xls or encrypted files are not read; "
-            "save it from Excel as 'Excel Workbook (*.xlsx)')"
+    count, tail = 0, b""
+    with archive.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            data = tail + chunk
+            cut = data.rfind(b"<")  # a tag may be cut by the chunk boundary: keep it
+            cut = len(data) if cut < 0 else cut
+            count += len(ROW_START.findall(data, 0, cut))
+            tail = data[cut:]
+            if count > limit:
+                return count
+    return count + len(ROW_START.findall(tail))
+
+
+def _rows(path: Path, sheet: str, parser: Any) -> Iterator[tuple[int, dict[int, Any]]]:
+    """(row number, {column number: value}) per <row>, refusing the file beyond MAX_ROWS."""
+    for count, (number, cells) in enumerate(parser.parse(), start=1):
+        if number > limits.MAX_ROWS or count > limits.MAX_ROWS:
+            raise _too_many_rows(path, sheet, f"reading stopped at row {max(number, count):,}")
+        yield number, {c["column"]: _cell_value(c) for c in cells if c["value"] is not None}
+
+
+def _read_sheet(
+    path: Path, wb: Any, ws: Any, spec: SheetSpec, sheet: str
+) -> tuple[RawTable | None, list[Problem]]:
+    """One sheet streamed once: its table, then merged, hidden and uncalculated cells."""
+    part = getattr(ws, "_worksheet_path", None)
+    if part is None:
+        return None, [Problem(sheet, "", "is a chart sheet, not a sheet of rows")]
+    if count_rows(wb._archive, part, limits.MAX_ROWS) > limits.MAX_ROWS:
+        raise _too_many_rows(path, sheet, "counted in its XML before reading any")
+    with wb._archive.open(part) as src:
+        parser = _SheetParser(
+            src,
+            ws._shared_strings,
+            data_only=True,
+            epoch=wb.epoch,
+            date_formats=getattr(wb, "_date_formats", set()),
+            timedelta_formats=getattr(wb, "_timedelta_formats", set()),
         )
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise InputFileError(f"{path}: cannot be read as an .xlsx workbook ({exc})") from exc
-    try:
-        by_lower = {name.strip().lower(): name for name in wb.sheetnames}
-        tables: dict[str, RawTable] = {}
-        problems: list[Problem] = []
-        for spec in SHEETS:
-            actual = by_lower.get(spec.name.lower())
-            if actual is None:
-                if spec.required:
-                    problems.append(Problem(spec.name, "", "required sheet is missing"))
-                continue
-            table, found = _read_table(spec, actual, wb[actual].iter_rows())
-            problems.extend(found)
-            if table is not None:
-                tables[spec.name] = table
-        return RawWorkbook(str(path), tables, tuple(problems))
-    finally:
-        wb.close()
+        table, problems = _read_table(spec, sheet, _rows(path, sheet, parser))
+        if table is None:
+            return None, problems
+    problems += _merged_cells(table, parser.merged_cells)
+    problems += _hidden(table, ws.sheet_state, parser.row_dimensions, parser.column_dimensions)
+    return table, problems
 
 
 def _read_table(
-    spec: SheetSpec, sheet: str, rows: Iterator[Any]
+    spec: SheetSpec, sheet: str, rows: Iterable[tuple[int, Mapping[int, Any]]]
 ) -> tuple[RawTable | None, list[Problem]]:
-    """Header map and data rows of one sheet; blank rows and rows starting with # are skipped."""
+    """Header map (row 1) and data rows; blank rows and rows starting with # are skipped."""
     problems: list[Problem] = []
-    header = next(rows, None)
+    stream = iter(rows)
+    first = next(stream, None)
+    header: Mapping[int, Any] = {}
+    if first is not None and first[0] == 1:
+        header = first[1]
+    elif first is not None:
+        stream = chain([first], stream)
     columns: dict[str, int] = {}
-    for idx, cell in enumerate(header or ()):
-        value = _cell_value(cell)
+    for idx, value in sorted(header.items()):
+        letter = get_column_letter(idx)
+        if isinstance(value, (ExcelError, CellFault)):
+            what = f"holds the Excel error {value}" if isinstance(value, ExcelError) else value
+            problems.append(Problem(sheet, f"{letter}1", f"the header {what}"))
+            continue
         if _is_blank(value):
             continue
         name = str(value).strip().lower()
-        letter = get_column_letter(idx + 1)
         if name in columns:
-            problems.append(Problem(sheet, f"{letter}1", f"column '{name}' appears twice"))
+            problems.append(
+                Problem(sheet, f"{letter}1", f"column '{printable(name)}' appears twice")
+            )
             continue
         columns[name] = idx
     missing = [c.name for c in spec.columns if c.required and c.name not in columns]
     for name in missing:
-        found = ", ".join(columns) or "none"
+        found = ", ".join(printable(c, 40) for c in columns) or "none"
         problems.append(
             Problem(sheet, "1", f"required column '{name}' is missing (found: {found})")
         )
     if missing:
         return None, problems
     known = {c.name: columns[c.name] for c in spec.columns if c.name in columns}
-    letters = {name: get_column_letter(idx + 1) for name, idx in known.items()}
+    letters = {name: get_column_letter(idx) for name, idx in known.items()}
     data: list[RawRow] = []
-    for row_number, row in enumerate(rows, start=2):
-        values = {
-            name: _cell_value(row[idx]) if idx < len(row) else None for name, idx in known.items()
-        }
+    for row_number, row in stream:
+        values = {name: row.get(idx) for name, idx in known.items()}
         if all(_is_blank(v) for v in values.values()):
             continue
-        first = values.get(spec.columns[0].name)
-        if isinstance(first, str) and first.startswith("#"):
+        first_value = values.get(spec.columns[0].name)
+        if isinstance(first_value, str) and first_value.startswith("#"):
             continue  # a comment row, such as the template's description row
         cells = {
             name: RawCell(value, f"{sheet}!{letters[name]}{row_number}")
@@ -177,3 +651,119 @@ def _read_table(
         }
         data.append(RawRow(row_number, cells))
     return RawTable(spec, sheet, letters, tuple(data)), problems
+
+
+def _merged_cells(table: RawTable, merged: Any) -> list[Problem]:
+    """Merged ranges that blank a cell of a data row: only the top-left cell holds the value."""
+    if merged is None:
+        return []
+    data_rows = {r.row for r in table.rows} | {1}
+    known = {_column_number(letter): name for name, letter in table.columns.items()}
+    problems: list[Problem] = []
+    hits = 0
+    for rng in merged.mergeCell:
+        min_col, min_row, max_col, max_row = range_boundaries(rng.ref)
+        blanked = [
+            known[c]
+            for c in sorted(known)
+            if min_col <= c <= max_col
+            and any(
+                (r, c) != (min_row, min_col) and r in data_rows for r in range(min_row, max_row + 1)
+            )
+        ]
+        if not blanked and not (min_row == 1 and max_col > min_col):
+            continue
+        hits += 1
+        if hits > MAX_CITED:
+            continue
+        anchor = f"{get_column_letter(min_col)}{min_row}"
+        what = f" ({', '.join(blanked)})" if blanked else ""
+        problems.append(
+            Problem(
+                table.sheet,
+                rng.ref,
+                f"merged cells{what}: only {anchor} holds a value, the other cells are read as "
+                "blank; unmerge them (Home > Merge & Center) and fill every cell",
+            )
+        )
+    if hits > MAX_CITED:
+        problems.append(
+            Problem(table.sheet, "", f"{hits - MAX_CITED} more merged ranges in the data")
+        )
+    return problems
+
+
+def _column_number(letter: str) -> int:
+    return int(column_index_from_string(letter))
+
+
+def _hidden(
+    table: RawTable,
+    state: str,
+    row_dims: Mapping[str, Mapping[str, Any]],
+    col_dims: Mapping[str, Mapping[str, Any]],
+) -> list[Problem]:
+    """Warnings for data the planner cannot see in Excel but the model reads."""
+    if not table.rows:
+        return []
+    problems = []
+    if state in ("hidden", "veryHidden"):
+        how = "very hidden (only the VBA editor shows it)" if state == "veryHidden" else "hidden"
+        problems.append(
+            Problem(
+                table.sheet,
+                "",
+                f"the sheet is {how} in Excel, but its {len(table.rows):,} data rows are read",
+                "warning",
+            )
+        )
+    hidden_rows = {int(r) for r, attrs in row_dims.items() if _is_true(attrs.get("hidden"))}
+    rows = [r.row for r in table.rows if r.row in hidden_rows]
+    if rows:
+        problems.append(
+            Problem(
+                table.sheet,
+                "",
+                f"row{'s' if len(rows) > 1 else ''} {_spans(rows)} "
+                f"{'are' if len(rows) > 1 else 'is'} hidden in Excel (or filtered out) but "
+                "read like the others",
+                "warning",
+            )
+        )
+    hidden_cols: set[int] = set()
+    for attrs in col_dims.values():
+        if _is_true(attrs.get("hidden")):
+            low = int(attrs.get("min", 0))
+            hidden_cols.update(range(low, int(attrs.get("max", low)) + 1))
+    cols = [
+        f"{letter} ({name})"
+        for name, letter in table.columns.items()
+        if _column_number(letter) in hidden_cols
+    ]
+    if cols:
+        problems.append(
+            Problem(
+                table.sheet,
+                "",
+                f"column{'s' if len(cols) > 1 else ''} {', '.join(cols)} "
+                f"{'are' if len(cols) > 1 else 'is'} hidden in Excel but read",
+                "warning",
+            )
+        )
+    return problems
+
+
+def _is_true(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true")
+
+
+def _spans(numbers: list[int]) -> str:
+    """`3-5, 9` for [3, 4, 5, 9]; at most MAX_CITED spans, then a count."""
+    spans: list[tuple[int, int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in spans[:MAX_CITED])
+    return text + (f" and {len(spans) - MAX_CITED} more" if len(spans) > MAX_CITED else "")

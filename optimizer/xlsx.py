@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import glob
+import io
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -80,7 +83,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise OutputError(f"cannot write {path}: not a regular file (left as it is)")
+        _remove_stale_temps(path)
+        prefix = f".{path.name}.{os.getpid()}."
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as exc:
         raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
@@ -93,6 +100,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary files of `path` whose writer died (killed, power cut) before renaming."""
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+        pid = tmp.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists (always True where signal 0 cannot be sent safely)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def csv_text(value: Any) -> Any:
@@ -108,10 +138,21 @@ def write_csv(path: str | Path, df: Any) -> None:
     safe.to_csv(path, index=False)
 
 
+def save_workbook(wb: Workbook, path: str | Path) -> None:
+    """Save to memory, then write the bytes to `path`.
+
+    A failed write (a full disk) then leaves no half-closed zip behind, whose
+    cleanup at exit would print a traceback.
+    """
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    Path(path).write_bytes(buffer.getvalue())
+
+
 def save_atomic(wb: Workbook, path: str | Path) -> None:
     """Save an openpyxl workbook atomically."""
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        save_workbook(wb, tmp)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
