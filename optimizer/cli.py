@@ -9,6 +9,7 @@ write output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -189,6 +190,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         names = [BASELINE] + [find_scenario(wb, n).name for n in args.scenario]
         names = list(dict.fromkeys(names))
     check_all(wb, names)
+    _print_problems([p for p in validate(wb, names) if p.severity != "error"], sys.stderr)
     results = []
     for name in names:
         inputs, _, res = solve_scenario(
@@ -304,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # e.g. stdout on a full disk or a closed pipe
+        with contextlib.suppress(OSError):
+            print(f"error: cannot write output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CANT_WRITE
     except Exception as exc:
         if os.environ.get("SOURCING_DEBUG"):
             raise

@@ -40,6 +40,8 @@ class Results:
     stock: pd.DataFrame
     seconds: float = 0.0
     highlights: list[str] = field(default_factory=list)
+    #: best bound on the optimum (USD): equals the cost when optimal, below it after a time limit
+    best_bound_usd: float | None = None
     #: what-if analyses (optimizer.whatif), empty unless the scenario was analysed
     policy_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
     tariff_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -390,6 +392,7 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
         shadow_prices=shadow_price_table(scenario, data, use),
         stock=stock_table(scenario, data, use),
         seconds=sol.seconds,
+        best_bound_usd=sol.best_bound_usd,
     )
     res.highlights = highlights(data, res) if have_plan else list(sol.conflicts)
     return res
@@ -418,6 +421,7 @@ def results_json(res: Results) -> dict[str, Any]:
         "status": res.status.value,
         "message": res.message,
         "total_cost_usd": res.total_cost_usd,
+        "best_bound_usd": res.best_bound_usd,
         "cost_breakdown_usd": res.cost_breakdown_usd,
         "unmet_t": res.unmet_t,
         "china_share": res.china_share,

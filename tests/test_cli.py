@@ -142,3 +142,27 @@ def test_template_round_trip(tmp_path: Path) -> None:
     # the blank template is read without errors except that it has no data yet
     proc = run("validate", path)
     assert proc.returncode == 65 and "Demand!A2: no data rows" in proc.stdout
+
+
+def test_full_stdout_exits_73() -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "optimizer", "validate", str(ROOT / "inputs" / "default.xlsx")],
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 73 and "cannot write output" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_solve_prints_warnings(write: Write, tables: Tables, tmp_path: Path) -> None:
+    tables["Settings"] = [
+        {"setting": "exclude_china", "value": True},
+        {"setting": "max_china_share", "value": 0.5},
+    ]
+    proc = run("solve", write(tables), "--no-analysis", "--out", tmp_path)
+    assert proc.returncode == 0
+    assert "warning: max_china_share has no effect while exclude_china is TRUE" in proc.stderr
