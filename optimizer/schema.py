@@ -300,6 +300,51 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
         ),
         key=("scenario", "sheet", "key", "column"),
     ),
+    SheetSpec(
+        "Risks",
+        False,
+        "Disruption probabilities for the stress test (`sourcing stress`); without this sheet "
+        "the documented defaults of docs/stress.md apply. The plan itself ignores it.",
+        (
+            ColumnSpec(
+                "risk",
+                Kind.CHOICE,
+                True,
+                choices=("supplier_outage", "country_outage", "export_ban", "tariff_shock"),
+                description="What happens: a supplier or a country stops supplying, China stops "
+                "exporting a material (its China-origin offers), or a country's tariff rises.",
+            ),
+            ColumnSpec(
+                "target",
+                Kind.TEXT,
+                True,
+                description="Supplier, country, or (export_ban) material; `*` = each one "
+                "independently, `any` = one drawn at random.",
+            ),
+            ColumnSpec(
+                "probability",
+                Kind.RATE,
+                True,
+                unit="fraction per sample",
+                description="Chance that the disruption happens in a sample (one draw of the "
+                "whole horizon).",
+            ),
+            ColumnSpec(
+                "magnitude",
+                Kind.RATE,
+                unit="fraction",
+                description="Share of supply lost (blank = 1, a full outage); for tariff_shock "
+                "the rate added (blank = 0.25, i.e. +25 points; the new rate is capped at 1).",
+            ),
+            ColumnSpec(
+                "from_period",
+                Kind.PERIOD,
+                description="First period hit (blank = every period).",
+            ),
+            ColumnSpec("note", Kind.TEXT, description="Why this probability."),
+        ),
+        key=("risk", "target"),
+    ),
 )
 
 SHEETS_BY_NAME: Final[dict[str, SheetSpec]] = {s.name.lower(): s for s in SHEETS}
