@@ -20,7 +20,7 @@ from typing import NoReturn, TextIO
 from optimizer import __version__
 from optimizer.executor import EXECUTORS, Executor
 from optimizer.logs import configure as configure_logging
-from optimizer.nightly import NightlyOptions, change_lines, run_nightly
+from optimizer.nightly import EXIT_PARTIAL, NightlyOptions, change_lines, run_nightly
 from optimizer.pipeline import (
     DEFAULT_WORKBOOK,
     Workbook,
@@ -36,6 +36,13 @@ from optimizer.report import write_comparison, write_frontier, write_scenario_re
 from optimizer.results import Results
 from optimizer.scenarios import BASELINE
 from optimizer.solve import Status
+from optimizer.stress import (
+    DEFAULT_SAMPLES,
+    risk_problems,
+    run_stress,
+    stress_lines,
+    write_stress_report,
+)
 from optimizer.whatif import compare, cost_of_independence
 
 EXIT_OK = 0
@@ -105,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--no-analysis", action="store_true", help="skip policy costs, break-evens")
 
+    stress = sub.add_parser("stress", help="Monte Carlo disruptions re-optimised: cost risk")
+    stress.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    stress.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="samples (500)")
+    stress.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    stress.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to stress")
+    stress.add_argument("--out", default="reports", help="output folder (default: reports)")
+    stress.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    stress.add_argument("--executor", choices=EXECUTORS, default=None)
+    stress.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
+
     val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
     val.add_argument("workbook", help="input .xlsx")
 
@@ -124,6 +141,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Print every problem; 65 if any is an error."""
     wb = open_workbook(args.workbook)
     problems = validate(wb)
+    if not errors(problems):  # Risks rows are checked against valid inputs only
+        problems += risk_problems(wb)
     _print_problems(problems, sys.stdout)
     n_err = len(errors(problems))
     n_warn = len(problems) - n_err
@@ -265,6 +284,31 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+def cmd_stress(args: argparse.Namespace) -> int:
+    """Run the stress test and write stress.xlsx/.md/.json; 5 if any sample failed."""
+    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    try:
+        result = run_stress(
+            args.workbook,
+            scenario=args.scenario,
+            samples=args.samples,
+            seed=args.seed,
+            executor=executor,
+            workers=max(1, args.workers),
+            scheduler=args.scheduler,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in stress_lines(result):
+        print(line)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in write_stress_report(result, args.out):
+        print(f"wrote {path}")
+    return EXIT_PARTIAL if result.metric("failed_samples") else EXIT_OK
+
+
 def cmd_template(args: argparse.Namespace) -> int:
     """Write a blank workbook; refuse to overwrite unless --force."""
     from optimizer.template import write_template
@@ -287,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "template": cmd_template,
         "frontier": cmd_frontier,
         "nightly": cmd_nightly,
+        "stress": cmd_stress,
     }
     try:
         return handlers[args.command](args)

@@ -166,3 +166,16 @@ def test_solve_prints_warnings(write: Write, tables: Tables, tmp_path: Path) -> 
     proc = run("solve", write(tables), "--no-analysis", "--out", tmp_path)
     assert proc.returncode == 0
     assert "warning: max_china_share has no effect while exclude_china is TRUE" in proc.stderr
+
+
+def test_stress_command_is_seeded_and_writes_reports(tmp_path: Path) -> None:
+    runs = [
+        run("stress", "--samples", "30", "--seed", "7", "--out", tmp_path / str(i))
+        for i in range(2)
+    ]
+    assert all(p.returncode == 0 for p in runs), runs[0].stderr
+    assert runs[0].stdout.splitlines()[1] == runs[1].stdout.splitlines()[1]  # same numbers
+    assert "P95" in runs[0].stdout
+    for name in ("stress.xlsx", "stress.md", "stress.json"):
+        assert (tmp_path / "0" / name).exists()
+    assert run("stress", "--samples", "0", "--out", tmp_path).returncode == 64
