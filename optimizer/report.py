@@ -23,7 +23,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.inputs import Inputs
 from optimizer.results import COST_KEYS, Results
-from optimizer.schema import SETTINGS, SHEETS
+from optimizer.schema import SHEETS_BY_NAME
+from optimizer.tables import inputs_to_tables
 from optimizer.whatif import Comparison, Frontier
 from optimizer.xlsx import atomic_path, save_workbook, set_cell, write_csv, write_rows
 
@@ -210,31 +211,12 @@ def _costs_sheet(wb: Workbook, res: Results) -> None:
 
 
 def _inputs_sheets(wb: Workbook, inputs: Inputs) -> None:
-    """The inputs used, one sheet each, named `In <Sheet>`."""
-    records = {
-        "Materials": inputs.materials,
-        "Demand": inputs.demand,
-        "Countries": inputs.countries,
-        "Suppliers": inputs.suppliers,
-        "Offers": inputs.offers,
-        "TariffOverrides": inputs.tariff_overrides,
-        "PriceFloors": inputs.price_floors,
-        "Offtakes": inputs.offtakes,
-        "Stockpile": inputs.stockpile,
-    }
-    for spec in SHEETS:
-        if spec.name not in records:
-            continue
-        header = [c.name for c in spec.columns]
-        rows = [[getattr(r, c) for c in header] for r in records[spec.name]]
-        ws = wb.create_sheet(f"In {spec.name}")
-        write_rows(ws, header, rows)
+    """The inputs used, one sheet each, named `In <Sheet>` (Settings as setting/value rows)."""
+    for sheet, rows in inputs_to_tables(inputs).items():
+        header = [c.name for c in SHEETS_BY_NAME[sheet.lower()].columns]
+        ws = wb.create_sheet(f"In {sheet}")
+        write_rows(ws, header, ([row.get(c) for c in header] for row in rows))
         _style_header(ws, len(header))
-    ws = wb.create_sheet("In Settings")
-    write_rows(
-        ws, ["setting", "value"], [[s.name, getattr(inputs.settings, s.name)] for s in SETTINGS]
-    )
-    _style_header(ws, 2)
 
 
 def report_workbook(res: Results, inputs: Inputs) -> Workbook:
