@@ -9,15 +9,25 @@ Every coefficient that a what-if may change (prices, tariffs, freight,
 bounds, capacities, demand, shares, penalty, stock figures) is a mutable
 Param, so `update_model` re-targets a built model without rebuilding it and a
 persistent HiGHS instance re-solves from the previous basis.
+
+Building is linear in the size of the LP: purchases are grouped once (by
+material and period, by supplier and period, by origin), sums of purchases are
+created directly as LinearExpressions, and the total bought P[m,t] is one
+expression shared by the share rows of (m, t) (the rows' coefficients are the
+same as if P were written out in each).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from optimizer.model_data import Buy, ModelData, Structure
 from optimizer.schema import KG_PER_T
@@ -32,21 +42,58 @@ class BuiltModel:
     data: ModelData
 
 
-def build_model(data: ModelData) -> BuiltModel:
-    """Build the LP; reads like a table of contents of the model."""
+@dataclass
+class _Groups:
+    """Purchases grouped once, so no rule scans all purchases (build stays linear)."""
+
+    by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
+    china_by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
+    allied_by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
+    by_mtc: dict[tuple[str, str, str], list[Buy]] = field(default_factory=dict)
+    by_st: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
+
+
+def _groups(data: ModelData) -> _Groups:
+    by_mt: dict[tuple[str, str], list[Buy]] = defaultdict(list)
+    china: dict[tuple[str, str], list[Buy]] = defaultdict(list)
+    allied: dict[tuple[str, str], list[Buy]] = defaultdict(list)
+    by_mtc: dict[tuple[str, str, str], list[Buy]] = defaultdict(list)
+    by_st: dict[tuple[str, str], list[Buy]] = defaultdict(list)
+    for b, d in data.buys.items():
+        mt = (b[1], b[2])
+        by_mt[mt].append(b)
+        if d.china:
+            china[mt].append(b)
+        if d.allied:
+            allied[mt].append(b)
+        by_mtc[(b[1], b[2], d.country)].append(b)
+        by_st[(b[0], b[2])].append(b)
+    return _Groups(dict(by_mt), dict(china), dict(allied), dict(by_mtc), dict(by_st))
+
+
+def build_model(data: ModelData, objective: bool = True) -> BuiltModel:
+    """Build the LP; reads like a table of contents of the model.
+
+    `objective=False` leaves out the objective and the parameters only it uses
+    (price, tariff, freight), for callers that take the cost vector from
+    ModelData (optimizer.fast; its tests compile the full model to check that
+    both agree). Sets, bounds and constraints are the same either way.
+    """
     m = pyo.ConcreteModel(name="sourcing")
-    add_sets(m, data)
-    add_parameters(m, data)
-    add_variables(m, data)
-    add_demand_balance(m, data)
-    add_stock_reserve(m, data)
-    add_facility_capacity(m, data)
-    add_offtake_minimum(m, data)
-    add_take_or_pay(m, data)
-    add_china_share_cap(m, data)
-    add_country_share_cap(m, data)
-    add_allied_share_minimum(m, data)
-    add_objective(m, data)
+    with PauseGC():  # millions of small objects: the cyclic GC would only slow this down
+        add_sets(m, data)
+        add_parameters(m, data, costs=objective)
+        add_variables(m, data)
+        add_demand_balance(m, data)
+        add_stock_reserve(m, data)
+        add_facility_capacity(m, data)
+        add_offtake_minimum(m, data)
+        add_take_or_pay(m, data)
+        add_china_share_cap(m, data)
+        add_country_share_cap(m, data)
+        add_allied_share_minimum(m, data)
+        if objective:
+            add_objective(m, data)
     return BuiltModel(m, data.structure, data)
 
 
@@ -61,19 +108,22 @@ def add_sets(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.TOP = pyo.Set(initialize=list(data.take_or_pay), dimen=3, ordered=True)
     m.S = pyo.Set(initialize=list(data.stock), ordered=True)
     m.ST = pyo.Set(initialize=[(mat, t) for mat in data.stock for t in data.periods], dimen=2)
-    by_mt: dict[tuple[str, str], list[Buy]] = defaultdict(list)
-    for b in data.buys:
-        by_mt[(b[1], b[2])].append(b)
-    m._buys_by_mt = by_mt
-    m.MT_BOUGHT = pyo.Set(initialize=[mt for mt in m.MT if by_mt.get(mt)], dimen=2)
+    groups = _groups(data)
+    m._groups = groups
+    m._buys_by_mt = groups.by_mt
+    m.MT_BOUGHT = pyo.Set(initialize=[mt for mt in m.MT if mt in groups.by_mt], dimen=2)
 
 
-def add_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """Mutable parameters for every coefficient a what-if may change (values set by update)."""
+def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) -> None:
+    """Mutable parameters for every coefficient a what-if may change (values set by update).
+
+    `costs=False`: without price, tariff and freight, which only the objective uses.
+    """
     mutable = {"mutable": True, "within": pyo.Any}
-    m.price = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg paid (customs value)
-    m.tariff = pyo.Param(m.B, initialize=0.0, **mutable)  # fraction
-    m.freight = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg
+    if costs:
+        m.price = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg paid (customs value)
+        m.tariff = pyo.Param(m.B, initialize=0.0, **mutable)  # fraction
+        m.freight = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg
     m.upper = pyo.Param(m.B, initialize=math.inf, **mutable)  # t per period
     m.demand = pyo.Param(m.MT, initialize=0.0, **mutable)  # t
     m.capacity = pyo.Param(m.CAP, initialize=0.0, **mutable)  # t per period
@@ -90,22 +140,28 @@ def add_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
     set_parameters(m, data)
 
 
+def _store(param: pyo.Param, values: Iterable[float]) -> None:
+    """Write values, in the Param's index order, into its ParamData (no index lookups)."""
+    for p, v in zip(param.values(), values, strict=True):
+        p.set_value(v)
+
+
 def set_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Write every parameter value from `data` (used at build and by update_model)."""
-    for b, d in data.buys.items():
-        m.price[b] = d.price_paid
-        m.tariff[b] = d.tariff_rate
-        m.freight[b] = d.freight
-        m.upper[b] = d.upper_t
-    for mt, q in data.demand.items():
+    # Every indexed Param is dense over a set built from the matching dict, in its order.
+    buys = data.buys.values()
+    if hasattr(m, "price"):  # see add_parameters(costs=False)
+        _store(m.price, [d.price_paid for d in buys])
+        _store(m.tariff, [d.tariff_rate for d in buys])
+        _store(m.freight, [d.freight for d in buys])
+    _store(m.upper, [d.upper_t for d in buys])
+    for mt, q in data.demand.items():  # MT is every (material, period), in its own order
         m.demand[mt] = q
-    for st, q in data.capacity.items():
-        m.capacity[st] = q
-    for b, q in data.hard_minimum.items():
-        m.hard_min[b] = q
-    for b, (q, fraction) in data.take_or_pay.items():
-        m.top_min[b] = q
-        m.top_cost[b] = fraction * data.buys[b].price_paid
+    _store(m.capacity, data.capacity.values())
+    _store(m.hard_min, data.hard_minimum.values())
+    top = data.take_or_pay
+    _store(m.top_min, [q for q, _ in top.values()])
+    _store(m.top_cost, [f * data.buys[b].price_paid for b, (_, f) in top.items()])
     for mat, s in data.stock.items():
         m.initial[mat] = s.initial_t
         m.reserve[mat] = s.reserve_t
@@ -124,18 +180,34 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         m.u = pyo.Var(m.MT, domain=pyo.NonNegativeReals)
     m.v = pyo.Var(m.ST, domain=pyo.NonNegativeReals)
     m.w = pyo.Var(m.TOP, domain=pyo.NonNegativeReals)
+    m._xs = dict(m.x.items())  # purchase -> VarData, without IndexedComponent lookups
+
+
+def _sum_x(m: pyo.ConcreteModel, buys: Iterable[Buy]) -> Any:
+    """sum_b x[b] as one LinearExpression (0, like `sum`, when there is no purchase)."""
+    xs = m._xs
+    terms = [xs[b] for b in buys]
+    return LinearExpression(terms) if terms else 0
+
+
+def _total(m: pyo.ConcreteModel, mat: str, t: str) -> Any:
+    """P[m,t], the total bought: built once per (m, t) and shared by its share rows."""
+    cache: dict[tuple[str, str], Any] = m.__dict__.setdefault("_total_cache", {})
+    key = (mat, t)
+    if key not in cache:
+        cache[key] = _sum_x(m, m._groups.by_mt.get(key, ()))
+    return cache[key]
 
 
 def add_demand_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     """v[m,t-1] + sum_b x[b] + u[m,t] = demand[m,t] + v[m,t], with v[m,0] = initial[m]."""
-    periods = list(data.periods)
+    previous = dict(zip(data.periods[1:], data.periods, strict=False))
 
     def rule(m: pyo.ConcreteModel, mat: str, t: str) -> object:
-        bought = sum(m.x[b] for b in m._buys_by_mt.get((mat, t), ()))
+        bought = _sum_x(m, m._groups.by_mt.get((mat, t), ()))
         unmet = m.u[mat, t] if data.settings.allow_unmet else 0
         if mat in data.stock:
-            i = periods.index(t)
-            before = m.initial[mat] if i == 0 else m.v[mat, periods[i - 1]]
+            before = m.v[mat, previous[t]] if t in previous else m.initial[mat]
             return before + bought + unmet == m.demand[mat, t] + m.v[mat, t]
         if isinstance(bought, int) and isinstance(unmet, int):
             return pyo.Constraint.Skip  # nothing to decide; solve.py flags unmeetable demand
@@ -151,11 +223,9 @@ def add_stock_reserve(m: pyo.ConcreteModel, data: ModelData) -> None:
 
 def add_facility_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum over a supplier's offers in t of x <= capacity[s,t]."""
-    by_st: dict[tuple[str, str], list[Buy]] = defaultdict(list)
-    for b in data.buys:
-        by_st[(b[0], b[2])].append(b)
+    by_st = m._groups.by_st
     m.facility_cap = pyo.Constraint(
-        m.CAP, rule=lambda m, s, t: sum(m.x[b] for b in by_st[(s, t)]) <= m.capacity[s, t]
+        m.CAP, rule=lambda m, s, t: _sum_x(m, by_st[(s, t)]) <= m.capacity[s, t]
     )
 
 
@@ -169,22 +239,17 @@ def add_take_or_pay(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.take_or_pay = pyo.Constraint(m.TOP, rule=lambda m, *b: m.w[b] >= m.top_min[b] - m.x[b])
 
 
-def _bought(m: pyo.ConcreteModel, mat: str, t: str, keep: object = None) -> object:
-    return sum(m.x[b] for b in m._buys_by_mt[(mat, t)] if keep is None or keep(b))  # type: ignore[operator]
-
-
 def add_china_share_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum_{China-origin b} x[b] <= max_china_share * P[m,t], P = total bought.
 
     Exclusion (exclude_china) is not a row: it sets upper[b] = 0 for China-origin buys.
     """
-
-    def china(b: Buy) -> bool:
-        return data.buys[b].china
-
+    china = m._groups.china_by_mt
     m.china_cap = pyo.Constraint(
         m.MT_BOUGHT,
-        rule=lambda m, mat, t: _bought(m, mat, t, china) - m.china_share * _bought(m, mat, t) <= 0,
+        rule=lambda m, mat, t: (
+            _sum_x(m, china.get((mat, t), ())) - m.china_share * _total(m, mat, t) <= 0
+        ),
     )
 
 
@@ -192,38 +257,41 @@ def add_country_share_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum_{b from country c} x[b] <= max_country_share * P[m,t]; rows only when the cap < 1."""
     if data.settings.max_country_share >= 1.0:
         return
-    index = sorted(
-        {(b[1], b[2], d.country) for b, d in data.buys.items()},
-        key=lambda k: (data.materials.index(k[0]), data.periods.index(k[1]), k[2]),
-    )
+    by_mtc = m._groups.by_mtc
+    material = {mat: i for i, mat in enumerate(data.materials)}
+    period = {t: i for i, t in enumerate(data.periods)}
+    index = sorted(by_mtc, key=lambda k: (material[k[0]], period[k[1]], k[2]))
     m.MTC = pyo.Set(initialize=index, dimen=3, ordered=True)
     m.country_cap = pyo.Constraint(
         m.MTC,
         rule=lambda m, mat, t, c: (
-            _bought(m, mat, t, lambda b: data.buys[b].country == c)
-            - m.country_share * _bought(m, mat, t)
-            <= 0
+            _sum_x(m, by_mtc[(mat, t, c)]) - m.country_share * _total(m, mat, t) <= 0
         ),
     )
 
 
 def add_allied_share_minimum(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum_{allied b} x[b] >= min_allied_share * P[m,t]."""
-
-    def allied(b: Buy) -> bool:
-        return data.buys[b].allied
-
+    allied = m._groups.allied_by_mt
     m.allied_min = pyo.Constraint(
         m.MT_BOUGHT,
         rule=lambda m, mat, t: (
-            _bought(m, mat, t, allied) - m.allied_share * _bought(m, mat, t) >= 0
+            _sum_x(m, allied.get((mat, t), ())) - m.allied_share * _total(m, mat, t) >= 0
         ),
     )
 
 
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     """min 1000 * [sum landed*x + sum top_cost*w + penalty*sum u + sum holding*v] (USD)."""
-    landed = sum((m.price[b] * (1 + m.tariff[b]) + m.freight[b]) * m.x[b] for b in m.B)
+    price, tariff, freight = m.price, m.tariff, m.freight
+    landed = LinearExpression(
+        [
+            MonomialTermExpression((p * (1 + r) + f, x))
+            for p, r, f, x in zip(
+                price.values(), tariff.values(), freight.values(), m.x.values(), strict=True
+            )
+        ]
+    )
     top = sum(m.top_cost[b] * m.w[b] for b in m.TOP)
     unmet = m.penalty * sum(m.u[mt] for mt in m.MT) if data.settings.allow_unmet else 0
     holding = sum(m.holding[mat] * m.v[mat, t] for mat, t in m.ST)

@@ -1,0 +1,270 @@
+"""The fast path gives what Pyomo's persistent HiGHS interface gives: objective, primal, duals.
+
+Both paths hand HiGHS the same LP (same rows, columns, order and coefficients),
+so results are compared with a tolerance of 1e-9: any difference in orientation
+(dual signs), index maps or coefficients shows up as a wrong value or key.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import replace
+from typing import Any
+
+import highspy
+import pytest
+
+import optimizer.fast as fast
+from optimizer.explain import describe
+from optimizer.fast import FastOptimizer, compile_model
+from optimizer.model import build_model
+from optimizer.model_data import ModelData
+from optimizer.pipeline import Workbook, model_data
+from optimizer.problems import InvalidInputError
+from optimizer.solve import Optimizer, Solution, Status
+from optimizer.synthetic import data_from_tables, generate_data
+from tests.conftest import Tables, tiny_tables
+
+TOL = {"rel": 1e-9, "abs": 1e-7}
+
+
+def _settings(tables: Tables, **values: Any) -> Tables:
+    tables.setdefault("Settings", [])
+    tables["Settings"] += [{"setting": k, "value": v} for k, v in values.items()]
+    return tables
+
+
+def variant(name: str) -> Tables:
+    """The tiny instance of conftest with one feature switched on (or all of them)."""
+    t = copy.deepcopy(tiny_tables())
+    t["Countries"].append({"country": "Vietnam", "tariff_rate": 0.2})
+    t["Suppliers"].append({"supplier": "VN1", "country": "Vietnam", "capacity_t": 8})
+    t["Offers"].append({"supplier": "VN1", "material": "Ga", "price_usd_per_kg": 11, "max_t": 6})
+    if name in ("china_cap", "all"):
+        _settings(t, max_china_share=0.4)
+    if name in ("country_cap", "all"):
+        _settings(t, max_country_share=0.45)
+    if name in ("allied_min", "all"):
+        _settings(t, min_allied_share=0.4)
+    if name in ("take_or_pay", "all"):
+        t["Offtakes"] = [{"supplier": "JP1", "material": "Ga", "min_t": 4, "take_or_pay": 0.8}]
+    if name in ("hard_min", "all"):
+        t.setdefault("Offtakes", []).append({"supplier": "VN1", "material": "Ga", "min_t": 2})
+    if name in ("stockpile", "all"):
+        t["Stockpile"] = [
+            {"material": "Ga", "initial_t": 3, "reserve_t": 2, "holding_usd_per_kg": 0.5}
+        ]
+        t["Demand"][0]["demand_t"] = 0  # a stocked row with a zero right-hand side
+    if name == "no_unmet":
+        _settings(t, allow_unmet=False)
+    return t
+
+
+VARIANTS = ["base", "china_cap", "country_cap", "allied_min", "take_or_pay", "hard_min"]
+VARIANTS += ["stockpile", "no_unmet", "all"]
+
+
+def data_of(name: str) -> ModelData:
+    """ModelData of a variant, parsed by the workbook parser (in memory)."""
+    return data_from_tables(variant(name))
+
+
+def assert_same(got: Solution, want: Solution) -> None:
+    """Same status, objective, primal, duals and reduced costs, keyed and ordered alike."""
+    assert got.status is want.status, (got.message, want.message)
+    if want.objective_usd is None:
+        assert got.objective_usd is None
+    else:
+        assert got.objective_usd == pytest.approx(want.objective_usd, **TOL)
+    for part in ("x", "unmet", "stock", "untaken", "reduced_costs"):
+        mine, theirs = getattr(got, part), getattr(want, part)
+        assert list(mine) == list(theirs), part
+        assert mine == pytest.approx(theirs, **TOL), part
+    assert list(got.duals) == list(want.duals)
+    for family, values in want.duals.items():
+        assert list(got.duals[family]) == list(values), family
+        assert got.duals[family] == pytest.approx(values, **TOL), family
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_cold_solve_matches_pyomo(name: str) -> None:
+    data = data_of(name)
+    want = Optimizer(data).solve()
+    assert want.status is Status.OPTIMAL
+    assert_same(FastOptimizer(data).solve(), want)
+
+
+def test_dual_signs_are_pyomo_signs() -> None:
+    """China cap 50%: buy 5 t from China (12 USD/kg landed) and 5 t from Japan (13.8)."""
+    t = copy.deepcopy(tiny_tables())
+    data = data_from_tables(_settings(t, max_china_share=0.5))
+    sol = FastOptimizer(data).solve()
+    assert sol.x[("CN1", "Ga", "2026")] == pytest.approx(5.0)
+    # one more tonne of demand: half from each, (12 + 13.8) / 2 USD/kg = 12,900 USD/t
+    assert sol.duals["balance"][("Ga", "2026")] == pytest.approx(12_900.0)
+    # relaxing the cap by a tonne (<= row) saves 1,800 USD: the dual is negative
+    assert sol.duals["china_cap"][("Ga", "2026")] == pytest.approx(-1_800.0)
+    assert sol.reduced_costs[("JP1", "Ga", "2026")] == pytest.approx(0.0, abs=1e-6)
+    assert_same(sol, Optimizer(data).solve())
+
+
+def test_columns_and_rows_are_in_the_persistent_interface_order() -> None:
+    data = data_of("all")
+    pyomo = Optimizer(data)
+    pyomo.solve()
+    solver = pyomo._solver
+    by_col = {i: solver._vars[v][0] for v, i in solver._pyomo_var_to_solver_var_map.items()}
+    opt = FastOptimizer(data)
+    for i, var in by_col.items():
+        name, index = var.parent_component().local_name, var.index()
+        assert opt.col_key(i) == (name, index)
+    for i, con in solver._solver_con_to_pyomo_con_map.items():
+        assert opt.row_key(i) == (con.parent_component().local_name, con.index())
+    assert opt.col_key(len(by_col)) is None
+
+
+def test_updates_match_pyomo_and_a_fresh_build() -> None:
+    data = data_of("all")
+    pyomo, mine = Optimizer(data), FastOptimizer(data)
+    assert_same(mine.solve(), pyomo.solve())
+    buys = {k: replace(b, tariff_rate=0.6) if b.china else b for k, b in data.buys.items()}
+    tariff = replace(data, buys=buys)
+    capacity = replace(tariff, capacity={k: v / 2 for k, v in tariff.capacity.items()})
+    shares = replace(
+        capacity,
+        settings=replace(
+            capacity.settings, max_china_share=0.3, max_country_share=0.7, min_allied_share=0.2
+        ),
+    )
+    for changed in (tariff, capacity, shares, data):
+        assert pyomo.update(changed) is True and mine.update(changed) is True
+        got = mine.solve()
+        assert_same(got, pyomo.solve())
+        fresh = FastOptimizer(changed).solve()
+        assert got.objective_usd == pytest.approx(fresh.objective_usd, **TOL)
+    assert mine.rebuilds == 0
+
+
+def test_share_change_by_passing_the_model_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many changed coefficients: the LP is passed again and the basis kept."""
+    monkeypatch.setattr(fast, "MAX_COEFF_CHANGES", 0)
+    data = generate_data("small", 2)
+    pyomo, mine = Optimizer(data), FastOptimizer(data)
+    assert_same(mine.solve(), pyomo.solve())
+    changed = replace(data, settings=replace(data.settings, max_china_share=0.35))
+    assert pyomo.update(changed) and mine.update(changed)
+    assert_same(mine.solve(), pyomo.solve())
+
+
+def test_structure_change_rebuilds() -> None:
+    data = data_of("china_cap")
+    pyomo, mine = Optimizer(data), FastOptimizer(data)
+    mine.solve()
+    pyomo.solve()
+    capped = replace(data, settings=replace(data.settings, max_country_share=0.45))
+    assert mine.update(capped) is False and pyomo.update(capped) is False
+    assert mine.rebuilds == 1
+    assert "country_cap" in mine.solve().duals
+    assert_same(mine.solve(), pyomo.solve())
+
+
+def test_default_workbook_and_its_scenarios_match_pyomo(default_wb: Workbook) -> None:
+    """Baseline, then every scenario by update() on one optimizer per path."""
+    pyomo: Optimizer | None = None
+    mine: FastOptimizer | None = None
+    for name in default_wb.scenario_names:
+        data = model_data(default_wb, name)[1]
+        if pyomo is None or mine is None:
+            pyomo, mine = Optimizer(data), FastOptimizer(data)
+        else:
+            assert mine.update(data) is pyomo.update(data)
+        assert_same(mine.solve(), pyomo.solve())
+    assert mine is not None and pyomo is not None and mine.rebuilds == pyomo.rebuilds
+
+
+def test_cost_ranging_matches(default_wb: Workbook) -> None:
+    if not hasattr(Optimizer, "cost_ranging"):
+        pytest.skip("Optimizer has no cost_ranging")
+    data = model_data(default_wb)[1]
+    pyomo, mine = Optimizer(data), FastOptimizer(data)
+    pyomo.solve()
+    mine.solve()
+    want, got = pyomo.cost_ranging(), mine.cost_ranging()
+    assert want and list(got) == list(want)
+    for b, (down, up) in want.items():
+        assert got[b][0] == pytest.approx(down, **TOL) and got[b][1] == pytest.approx(up, **TOL)
+
+
+def test_infeasible_rows_and_columns_can_be_named() -> None:
+    t = copy.deepcopy(tiny_tables())
+    t["Suppliers"][1]["capacity_t"] = 6
+    data = data_from_tables(_settings(t, exclude_china=True, allow_unmet=False))
+    opt = FastOptimizer(data)
+    sol = opt.solve()
+    assert sol.status is Status.INFEASIBLE and sol.objective_usd is None
+    assert "Ga 2026: short by 4 t of 10 t demand" in sol.message
+    status, iis = opt.highs.getIis()
+    assert status == highspy.HighsStatus.kOk and iis.valid_
+    rows = [opt.row_key(r) for r in iis.row_index_]
+    assert ("facility_cap", ("JP1", "2026")) in rows
+    assert describe("facility_cap", ("JP1", "2026"), data) == "capacity of JP1 in 2026 (6 t)"
+    cols = [opt.col_key(c) for c in iis.col_index_]
+    assert ("x", ("CN1", "Ga", "2026")) in cols
+
+
+def test_unmeetable_demand_exits_early() -> None:
+    t = copy.deepcopy(tiny_tables())
+    t["Materials"].append({"material": "Tb"})
+    t["Demand"].append({"material": "Tb", "period": 2026, "demand_t": 3})
+    sol = FastOptimizer(data_from_tables(_settings(t, allow_unmet=False))).solve()
+    assert sol.status is Status.INFEASIBLE
+    assert "Tb 2026: demand 3 t but no offer in that period" in sol.message
+
+
+def test_time_limit_does_not_stick() -> None:
+    opt = FastOptimizer(generate_data("small", 1))
+    limited = opt.solve(time_limit=0.0)
+    assert limited.status is Status.TIME_LIMIT and limited.objective_usd is None
+    assert opt.solve().status is Status.OPTIMAL
+
+
+def test_threads_are_passed_to_highs() -> None:
+    opt = FastOptimizer(data_of("base"), threads=1)
+    opt.solve()
+    assert opt.highs.getOptionValue("threads")[1] == 1
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_data_never_reaches_highs(bad: float) -> None:
+    data = data_of("all")
+    buys = {k: replace(b, tariff_rate=bad) if b.china else b for k, b in data.buys.items()}
+    with pytest.raises(InvalidInputError):
+        FastOptimizer(replace(data, buys=buys))
+    opt = FastOptimizer(data)
+    with pytest.raises(InvalidInputError):
+        opt.update(replace(data, buys=buys))
+    with pytest.raises(InvalidInputError):
+        opt.update(replace(data, demand={k: bad for k in data.demand}))
+    assert opt.data is data and opt.solve().status is Status.OPTIMAL
+    capacity = dict(data.capacity)
+    same = replace(data, capacity=capacity)
+    opt.update(same)
+    capacity[next(iter(capacity))] = bad  # a table changed in place is checked again
+    with pytest.raises(InvalidInputError):
+        opt.update(same)
+
+
+def test_compile_checks_the_objective_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the objective in the model, a cost formula that differs from Pyomo's is refused."""
+    data = data_of("all")
+    compile_model(build_model(data))  # agrees
+    monkeypatch.setattr(fast, "_x_costs", lambda buys: [1000.0 * d.price_paid for d in buys])
+    with pytest.raises(RuntimeError, match="objective"):
+        compile_model(build_model(data))
+
+
+def test_empty_model_is_an_empty_plan() -> None:
+    data = data_from_tables(_settings(copy.deepcopy(tiny_tables()), allow_unmet=False))
+    empty = replace(data, buys={}, capacity={}, demand=dict.fromkeys(data.demand, 0.0))
+    assert_same(FastOptimizer(empty).solve(), Optimizer(empty).solve())
