@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import highspy
 
 from optimizer.model_data import ModelData
 
 if TYPE_CHECKING:
-    from optimizer.solve import Optimizer
+    from optimizer.solve import Engine
 
 #: HiGHS IIS strategy "from LP, row priority": finds a small conflicting set on LPs.
 IIS_STRATEGY = 2
@@ -26,10 +27,10 @@ IIS_STRATEGY = 2
 UPPER_BOUNDS = (3, 4)
 
 
-def explain_infeasible(opt: Optimizer) -> list[str]:
+def explain_infeasible(opt: Engine) -> list[str]:
     """Sentences naming materials, periods and constraints in conflict."""
     data = opt.data
-    found = offtake_conflicts(data) + shortfalls(data)
+    found = offtake_conflicts(data) + shortfalls(data, type(opt))
     limits = list(dict.fromkeys(iis_conflicts(opt)))
     if limits:
         found.append("these limits conflict: " + "; ".join(limits))
@@ -94,7 +95,7 @@ def _describe_bound(index: tuple[str, ...], data: ModelData) -> str:
     return f"{d.supplier} / {d.material} {d.period} limited to {d.upper_t:,.6g} t (max_t)"
 
 
-def iis_conflicts(opt: Optimizer) -> list[str]:
+def iis_conflicts(opt: Engine) -> list[str]:
     """The IIS rows and bounds in words; empty if HiGHS cannot compute one."""
     try:
         highs = opt.highs
@@ -106,41 +107,33 @@ def iis_conflicts(opt: Optimizer) -> list[str]:
             highs.setOptionValue("output_flag", True)
         if status != highspy.HighsStatus.kOk or not iis.valid_:
             return []
-        row_map: dict[int, Any] = opt._solver._solver_con_to_pyomo_con_map
-        col_map: dict[int, Any] = {
-            idx: opt._solver._vars[vid][0]
-            for vid, idx in opt._solver._pyomo_var_to_solver_var_map.items()
-        }
+        rows = [opt.row_key(r) for r in iis.row_index_]
+        cols = [
+            opt.col_key(c)
+            for c, bound in zip(iis.col_index_, iis.col_bound_, strict=False)
+            if bound in UPPER_BOUNDS  # lower bounds are x >= 0: not worth naming
+        ]
     except Exception:  # an explanation must never turn an answer into a crash
         return []
-    out = []
-    for r in iis.row_index_:
-        con = row_map.get(r)
-        if con is not None:
-            out.append(describe(con.parent_component().local_name, _idx(con), opt.data))
-    for c, bound in zip(iis.col_index_, iis.col_bound_, strict=False):
-        var = col_map.get(c)
-        if bound not in UPPER_BOUNDS or var is None or var.parent_component().local_name != "x":
-            continue  # lower bounds are x >= 0: not worth naming
-        index = _idx(var)
-        if math.isfinite(opt.data.buys[(index[0], index[1], index[2])].upper_t):
+    out = [describe(name, index, opt.data) for name, index in filter(None, rows)]
+    for name, index in filter(None, cols):
+        if name == "x" and math.isfinite(opt.data.buys[(index[0], index[1], index[2])].upper_t):
             out.append(_describe_bound(index, opt.data))
     return out
 
 
-def _idx(component: Any) -> tuple[str, ...]:
-    i = component.index()
-    return tuple(i) if isinstance(i, tuple) else (i,)
+def shortfalls(data: ModelData, engine: Callable[[ModelData], Engine] | None = None) -> list[str]:
+    """Re-solve allowing unmet demand: which materials and periods fall short, by how much.
 
-
-def shortfalls(data: ModelData) -> list[str]:
-    """Re-solve allowing unmet demand: which materials and periods fall short, by how much."""
-    from optimizer.solve import Optimizer, Status
+    `engine` builds the optimizer for the re-solve (the caller's own class; fast path by default).
+    """
+    from optimizer.fast import FastOptimizer
+    from optimizer.solve import Status
 
     if data.settings.allow_unmet or (data.hard_minimum and offtake_conflicts(data)):
         return []
     elastic = replace(data, settings=replace(data.settings, allow_unmet=True))
-    solution = Optimizer(elastic).solve()
+    solution = (engine or FastOptimizer)(elastic).solve()
     if solution.status is not Status.OPTIMAL:
         return []
     return [

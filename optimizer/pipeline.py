@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optimizer import whatif
+from optimizer.fast import FastOptimizer
 from optimizer.inputs import Inputs, parse_inputs, require_valid
 from optimizer.model_data import ModelData, prepare
 from optimizer.problems import InvalidInputError, Problem, errors
 from optimizer.results import Results, make_results
 from optimizer.scenarios import BASELINE, Scenario, apply_scenario, read_scenarios
-from optimizer.solve import Optimizer, Solution, Status
+from optimizer.solve import Engine, Solution, Status
 from optimizer.workbook import RawWorkbook, read_workbook
 
 DEFAULT_WORKBOOK = Path(__file__).resolve().parent.parent / "inputs" / "default.xlsx"
@@ -99,7 +100,7 @@ def solve_scenario(
 ) -> tuple[Inputs, ModelData, Results]:
     """Build, solve and tabulate one scenario; `analyze` adds policy costs and break-evens."""
     inputs, data = model_data(wb, name)
-    opt = Optimizer(data, threads=threads)
+    opt = FastOptimizer(data, threads=threads)
     solution = opt.solve(time_limit)
     results = make_results(name, data, solution)
     if analyze and solution.status is Status.OPTIMAL:
@@ -107,7 +108,7 @@ def solve_scenario(
     return inputs, data, results
 
 
-def analyse_plan(results: Results, inputs: Inputs, opt: Optimizer, solution: Solution) -> None:
+def analyse_plan(results: Results, inputs: Inputs, opt: Engine, solution: Solution) -> None:
     """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found)."""
     results.tariff_breakevens = whatif.offer_breakevens(opt, solution)  # reads the basis: first
     results.country_breakevens = whatif.country_breakevens(opt, solution)

@@ -1,6 +1,6 @@
 """A what-if session: the logic behind the Streamlit app, with no Streamlit in it.
 
-A session holds one scenario's base tables and one Optimizer. Each what-if
+A session holds one scenario's base tables and one optimizer (the fast path). Each what-if
 (toggles, tariffs, floors, edited tables) becomes a new set of tables, goes
 through the validator, and re-targets the built model in place; the outcome
 is keyed by a fingerprint of the tables that produced it, so the numbers on
@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.fast import FastOptimizer
 from optimizer.inputs import Inputs
 from optimizer.model_data import prepare
 from optimizer.pipeline import Workbook, open_workbook, scenario_inputs, validate
@@ -30,7 +31,7 @@ from optimizer.problems import Problem, SourcingError, errors
 from optimizer.report import report_workbook
 from optimizer.results import Results, make_results
 from optimizer.scenarios import BASELINE
-from optimizer.solve import Optimizer, Status
+from optimizer.solve import Engine, Status
 from optimizer.tables import Tables, inputs_to_tables, parse_tables
 from optimizer.whatif import Frontier, cost_of_independence, offer_breakevens
 from optimizer.xlsx import write_input_workbook
@@ -111,7 +112,7 @@ class Session:
             raise ValueError("; ".join(str(p) for p in errors(problems)))
         self.base_inputs = inputs
         self.base_tables = inputs_to_tables(inputs)
-        self._opt: Optimizer | None = None
+        self._opt: Engine | None = None
         self._cache: OrderedDict[str, Outcome] = OrderedDict()
         self.baseline = self._baseline_results()
 
@@ -119,7 +120,7 @@ class Session:
         inputs, _ = scenario_inputs(self.workbook, BASELINE)
         assert inputs is not None  # a workbook is only opened in the app once valid
         data = prepare(inputs)
-        return make_results(BASELINE, data, Optimizer(data).solve())
+        return make_results(BASELINE, data, FastOptimizer(data).solve())
 
     def run(self, w: WhatIf, with_frontier: bool = True) -> Outcome:
         """Validate, update the built model, solve, tabulate; cached by the tables' fingerprint."""
@@ -135,7 +136,7 @@ class Session:
             data = prepare(inputs)
             try:
                 if self._opt is None:
-                    self._opt = Optimizer(data)
+                    self._opt = FastOptimizer(data)
                     outcome.rebuilt = True
                 else:
                     outcome.rebuilt = not self._opt.update(data)

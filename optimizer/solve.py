@@ -1,9 +1,14 @@
-"""Solve the sourcing LP with HiGHS through Pyomo's persistent interface.
+"""Solve the sourcing LP with HiGHS: the solver contract and the reference path.
 
-`Optimizer` owns one built model and one HiGHS instance. `update(data)`
-changes parameters in place when the structure is unchanged (and rebuilds
-otherwise), so the next `solve()` starts from the previous basis. Status is an
-enum and is never "optimal" unless HiGHS proved optimality on finite data.
+Two classes keep the `Engine` contract: `Optimizer` here (Pyomo's persistent
+HiGHS interface, the reference) and `optimizer.fast.FastOptimizer` (the same
+Pyomo model compiled once to matrices and handed to highspy; what the CLI, the
+app, the nightly runs and the what-if analysis use). Each owns one HiGHS
+instance; `update(data)` changes parameters in place when the structure is
+unchanged (and rebuilds otherwise), so the next `solve()` starts from the
+previous basis. Status is an enum and is never "optimal" unless HiGHS proved
+optimality on finite data. tests/test_fast.py shows both give the same
+objective, primal values, duals and reduced costs.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import highspy
 import pyomo.environ as pyo
@@ -65,8 +70,25 @@ def _index(obj: Any) -> tuple[str, ...]:
     return tuple(idx) if isinstance(idx, tuple) else (idx,)
 
 
+class Engine(Protocol):
+    """What callers may use of an optimizer (Optimizer and fast.FastOptimizer)."""
+
+    threads: int | None
+    rebuilds: int
+
+    @property
+    def data(self) -> ModelData: ...
+    @property
+    def highs(self) -> highspy.Highs: ...
+    def update(self, data: ModelData) -> bool: ...
+    def solve(self, time_limit: float | None = None) -> Solution: ...
+    def cost_ranging(self) -> dict[Buy, tuple[float, float]]: ...
+    def row_key(self, row: int) -> tuple[str, tuple[str, ...]] | None: ...
+    def col_key(self, col: int) -> tuple[str, tuple[str, ...]] | None: ...
+
+
 class Optimizer:
-    """One model, one HiGHS instance: build once, update and re-solve many times."""
+    """One Pyomo model on Pyomo's persistent HiGHS interface: the reference engine."""
 
     def __init__(self, data: ModelData, threads: int | None = None) -> None:
         problems = check_finite(data)
@@ -95,6 +117,24 @@ class Optimizer:
         """The underlying highspy object (after the first solve), for ranging and IIS."""
         highs: highspy.Highs = self._solver._solver_model
         return highs
+
+    def row_key(self, row: int) -> tuple[str, tuple[str, ...]] | None:
+        """(constraint family, index) of a HiGHS row, after a solve."""
+        con = self._solver._solver_con_to_pyomo_con_map.get(row)
+        return None if con is None else (con.parent_component().local_name, _index(con))
+
+    def col_key(self, col: int) -> tuple[str, tuple[str, ...]] | None:
+        """(variable family, index) of a HiGHS column, after a solve."""
+        for vid, j in self._solver._pyomo_var_to_solver_var_map.items():
+            if j == col:
+                var = self._solver._vars[vid][0]
+                return var.parent_component().local_name, _index(var)
+        return None
+
+    def _highs_clock(self) -> float:
+        """HiGHS's run clock (it counts all runs of the instance; 0 before the first)."""
+        highs = getattr(self._solver, "_solver_model", None)
+        return float(highs.getRunTime()) if highs is not None else 0.0
 
     def update(self, data: ModelData) -> bool:
         """Point the model at new data; True if updated in place, False if it was rebuilt."""
@@ -131,11 +171,13 @@ class Optimizer:
         # HiGHS keeps options between runs: always set them, never leave a previous value
         self._solver.config.time_limit = math.inf if time_limit is None else time_limit
         self._solver.config.solver_options = {"presolve": "choose"}
+        clock = self._highs_clock()
         results = self._solver.solve(self.built.model)
+        highs_seconds = self._highs_clock() - clock  # this run only
         status = _status(results.termination_condition)
         if status is Status.INFEASIBLE:
             status = self._confirm_without_presolve()
-        solution = Solution(status, highs_seconds=float(results.timing_info.highs_time or 0.0))
+        solution = Solution(status, highs_seconds=highs_seconds)
         if status is Status.OPTIMAL:
             self._load(solution, results)
             solution.objective_usd = float(results.incumbent_objective)
@@ -243,5 +285,7 @@ def _unmeetable_demand(data: ModelData) -> list[str]:
 
 
 def solve_data(data: ModelData, time_limit: float | None = None) -> Solution:
-    """Build and solve once (convenience for scripts and tests)."""
-    return Optimizer(data).solve(time_limit)
+    """Build and solve once on the fast path (convenience for scripts and tests)."""
+    from optimizer.fast import FastOptimizer
+
+    return FastOptimizer(data).solve(time_limit)

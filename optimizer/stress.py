@@ -10,7 +10,7 @@ lower bound on the real cost of the disruption).
 Reproducibility: every sample's disruptions are drawn in the parent, up front,
 from `numpy.random.default_rng(seed)`; samples are then cut into chunks of a
 fixed size (never dependent on the worker count), each chunk re-solves its
-samples in order on one warm Optimizer, and results are gathered in sample
+samples in order on one warm optimizer, and results are gathered in sample
 order. The same seed therefore gives the same numbers serially, on a process
 pool or on Dask. A chunk that fails (twice) is reported: its samples have
 status `failed` and are counted, never dropped.
@@ -38,6 +38,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.executor import Executor, TaskOutcome, run_tasks
+from optimizer.fast import FastOptimizer
 from optimizer.inputs import Inputs, _parse_table, check_duplicates, check_reference, require_valid
 from optimizer.model_data import Buy, ModelData, prepare
 from optimizer.pipeline import Workbook as SourcingWorkbook
@@ -47,7 +48,7 @@ from optimizer.report import HEADER_FILL, HEADER_FONT, markdown_table, md_text
 from optimizer.results import EPS_T
 from optimizer.scenarios import BASELINE, apply_scenario
 from optimizer.schema import KG_PER_T
-from optimizer.solve import Optimizer, Status
+from optimizer.solve import Engine, Status
 from optimizer.workbook import RawWorkbook
 from optimizer.xlsx import atomic_path, save_workbook, set_cell, write_rows
 
@@ -410,7 +411,7 @@ class StressChunk:
 
 
 def solve_sample(
-    opt: Optimizer,
+    opt: Engine,
     base: ModelData,
     disruptions: Sequence[Disruption],
     time_limit: float | None = None,
@@ -443,14 +444,14 @@ def solve_sample(
 
 
 def stress_chunk(chunk: StressChunk) -> list[SampleOutcome]:
-    """Re-solve a chunk's samples on one warm Optimizer (runs in a worker, HiGHS on one thread)."""
+    """Re-solve a chunk's samples on one warm optimizer (runs in a worker, HiGHS on one thread)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / chunk.name
         path.write_bytes(chunk.workbook)
         wb = open_workbook(path)
         inputs, problems = scenario_inputs(wb, chunk.scenario)
     base = stress_base(require_valid(inputs, problems))
-    opt = Optimizer(base, threads=chunk.threads)
+    opt = FastOptimizer(base, threads=chunk.threads)
     return [solve_sample(opt, base, s, chunk.time_limit) for s in chunk.samples]
 
 
@@ -555,7 +556,7 @@ def run_stress(
     draws = draw_samples(risks, base, samples, seed)
 
     # the chosen plan, and each supplier it relies on lost alone, in the parent
-    opt = Optimizer(base, threads=1)
+    opt = FastOptimizer(base, threads=1)
     baseline = solve_sample(opt, base, (), time_limit, keep_plan=True)
     alone = {
         s: solve_sample(opt, base, (Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit)

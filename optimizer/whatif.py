@@ -1,7 +1,7 @@
 """What-if analysis: scenario comparison, cost of independence, policy costs, tariff break-evens.
 
 Every analysis re-solves one built model: it changes parameters through
-`Optimizer.update` (which rebuilds only when the index sets change) and lets
+the optimizer's `update` (which rebuilds only when the index sets change) and lets
 HiGHS warm-start from the previous basis. Money is USD, quantities t, rates
 fractions.
 """
@@ -16,12 +16,13 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.fast import FastOptimizer
 from optimizer.inputs import Inputs, Offtake, PriceFloor, Stockpile
 from optimizer.model_data import Buy, ModelData, prepare
 from optimizer.results import EPS_T, Results
 from optimizer.scenarios import BASELINE
 from optimizer.schema import KG_PER_T
-from optimizer.solve import Optimizer, Solution, Status
+from optimizer.solve import Engine, Solution, Status
 
 #: Tariff steps (fraction) of the coarse scan before bisection in country break-evens.
 COUNTRY_GRID = 0.1
@@ -46,7 +47,7 @@ def material_costs(data: ModelData, sol: Solution) -> dict[str, float]:
     return cost
 
 
-def _resolve(opt: Optimizer, data: ModelData) -> Solution:
+def _resolve(opt: Engine, data: ModelData) -> Solution:
     opt.update(data)
     return opt.solve()
 
@@ -222,7 +223,7 @@ def cost_of_independence(inputs: Inputs, points: int = 11) -> Frontier:
         raise ValueError("a frontier needs at least 2 points")
     started = time.perf_counter()
     base = prepare(replace(inputs, settings=replace(inputs.settings, exclude_china=False)))
-    opt = Optimizer(base)
+    opt = FastOptimizer(base)
     grid = [round(1 - i / (points - 1), 10) for i in range(points)]
     rows = [_frontier_point(opt, base, share) for share in grid]
     table = pd.DataFrame(rows)
@@ -238,7 +239,7 @@ def cost_of_independence(inputs: Inputs, points: int = 11) -> Frontier:
     )
 
 
-def _frontier_point(opt: Optimizer, base: ModelData, share: float) -> dict[str, object]:
+def _frontier_point(opt: Engine, base: ModelData, share: float) -> dict[str, object]:
     sol = _resolve(opt, _with_settings(base, max_china_share=share))
     ok = sol.status is Status.OPTIMAL
     bought = sum(sol.x.values())
@@ -373,7 +374,7 @@ def active_levers(inputs: Inputs) -> list[Lever]:
     return levers
 
 
-def policy_costs(inputs: Inputs, opt: Optimizer | None = None) -> pd.DataFrame:
+def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
     """Cost each active lever adds, by re-solving without it (and its duals where it has a row).
 
     cost_usd >= 0 for every restricting policy: removing a restriction cannot raise the optimum.
@@ -383,7 +384,7 @@ def policy_costs(inputs: Inputs, opt: Optimizer | None = None) -> pd.DataFrame:
     if not levers:
         return pd.DataFrame(columns=cols)
     data = prepare(inputs)
-    opt = opt or Optimizer(data)
+    opt = opt or FastOptimizer(data)
     base = _resolve(opt, data)
     rows = []
     for lever in levers:
@@ -430,7 +431,7 @@ def _rate_for_cost(cost_usd_per_t: float, price: float, freight: float) -> float
     return (cost_usd_per_t / KG_PER_T - freight) / price - 1.0
 
 
-def offer_breakevens(opt: Optimizer, sol: Solution) -> pd.DataFrame:
+def offer_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
     """Per purchase: the tariff at which it enters the plan (not bought) or starts to lose
     volume (bought), from HiGHS cost ranging (reduced costs as a fallback).
 
@@ -504,7 +505,7 @@ def with_buy_tariff(data: ModelData, b: Buy, rate: float) -> ModelData:
     return replace(data, buys={**data.buys, b: replace(data.buys[b], tariff_rate=rate)})
 
 
-def plan_changes_at(opt: Optimizer, b: Buy, rate: float, base_q: float) -> bool:
+def plan_changes_at(opt: Engine, b: Buy, rate: float, base_q: float) -> bool:
     """Re-solve with purchase b at `rate`: does its volume move away from base_q?"""
     data = opt.data
     sol = _resolve(opt, with_buy_tariff(data, b, rate))
@@ -520,7 +521,7 @@ def with_country_tariff(data: ModelData, country: str, rate: float) -> ModelData
     return replace(data, buys=buys)
 
 
-def country_breakevens(opt: Optimizer, sol: Solution) -> pd.DataFrame:
+def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
     """Per country: the uniform tariff above which its volume falls and below which it rises.
 
     A coarse scan (steps of COUNTRY_GRID) then bisection to COUNTRY_TOL, each point one
@@ -558,7 +559,7 @@ def country_breakevens(opt: Optimizer, sol: Solution) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _country_volume(opt: Optimizer, data: ModelData, country: str) -> float:
+def _country_volume(opt: Engine, data: ModelData, country: str) -> float:
     sol = _resolve(opt, data)
     if sol.status is not Status.OPTIMAL:
         return math.nan
@@ -566,7 +567,7 @@ def _country_volume(opt: Optimizer, data: ModelData, country: str) -> float:
 
 
 def _first_change(
-    opt: Optimizer, data: ModelData, country: str, vol: float, start: float, end: float
+    opt: Engine, data: ModelData, country: str, vol: float, start: float, end: float
 ) -> float | None:
     """Nearest rate from start towards end at which the country's volume differs from vol."""
 
