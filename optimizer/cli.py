@@ -1,4 +1,4 @@
-"""`sourcing` command line: solve, validate, template. Thin over the pipeline.
+"""`sourcing` command line: solve, frontier, nightly, stress, validate, template, synthetic.
 
 Exit codes: 0 solved; 3 infeasible or unbounded; 4 time limit without a
 solution; 5 partial failure (some scenarios failed, the rest written); 64 usage;
@@ -128,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     tpl = sub.add_parser("template", help="write a blank input workbook with help and dropdowns")
     tpl.add_argument("out", help="where to write the .xlsx")
     tpl.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    syn = sub.add_parser(
+        "synthetic", help="write a seeded synthetic input workbook (benchmarks, load tests)"
+    )
+    syn.add_argument("out", help="where to write the .xlsx")
+    syn.add_argument(
+        "--size",
+        default="10k",
+        help="small, default, 10k, 100k, 1m or a number of variables (default 10k)",
+    )
+    syn.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    syn.add_argument("--force", action="store_true", help="overwrite an existing file")
     return parser
 
 
@@ -322,6 +334,25 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    """Write a synthetic workbook of a given size and seed; refuse to overwrite unless --force."""
+    from optimizer.synthetic import dims_for, write_workbook
+
+    size: str | int = int(args.size) if args.size.isdigit() else args.size
+    try:
+        dims_for(size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"{out}: exists; pass --force to overwrite", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    write_workbook(out, size, args.seed)
+    print(f"wrote {out} (size {args.size}, seed {args.seed})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sourcing` console script and `python -m optimizer`."""
     args = build_parser().parse_args(argv)
@@ -329,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "solve": cmd_solve,
         "validate": cmd_validate,
         "template": cmd_template,
+        "synthetic": cmd_synthetic,
         "frontier": cmd_frontier,
         "nightly": cmd_nightly,
         "stress": cmd_stress,
