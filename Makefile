@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint typecheck unit inputs docs clean app
+.PHONY: setup run test lint typecheck unit inputs docs clean app bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,10 @@ clean:
 ## Start the Streamlit app on http://localhost:8501
 app: $(STAMP)
 	$(BIN)/streamlit run app.py
+
+## Benchmarks (not part of `make test`): Pyomo persistent vs fast path vs raw highspy per
+## size, then scenarios/s serial vs process pool vs Dask. BENCH_SIZES=default,10k,100k
+## make bench runs a subset; results in reports/bench/.
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/bench_scaleout.py
