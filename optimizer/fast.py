@@ -34,7 +34,7 @@ import importlib
 import math
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -50,7 +50,7 @@ from optimizer.model import BuiltModel, build_model
 from optimizer.model_data import Buy, BuyData, ModelData, check_finite
 from optimizer.problems import InvalidInputError
 from optimizer.schema import KG_PER_T
-from optimizer.solve import Solution, Status, _status, _unmeetable_demand
+from optimizer.solve import ArrayMap, KeyIndex, Solution, Status, _status, _unmeetable_demand
 
 # The compiler needs scipy.sparse (Pyomo imports it lazily): import it with this module,
 # so that its cost shows as import time rather than inside the first solve.
@@ -471,6 +471,11 @@ class FastOptimizer:
         _pass(self._highs, self.lp)
         t3 = time.perf_counter()
         self._buys: list[BuyData] = list(data.buys.values())
+        #: per variable and constraint family: its keys and their index, shared by solutions
+        self._indexes: dict[str, KeyIndex[Key]] = {
+            name: KeyIndex(keys)
+            for name, (_, keys) in (*self.lp.columns.items(), *self.lp.families.items())
+        }
         self._shares = _share_values(data)
         self._runs = 0  # runs of this HiGHS model (a rebuild starts again at 0)
         # the entry _touch_matrix rewrites: column 0's first, a balance row's +-1 (fixed)
@@ -706,20 +711,22 @@ class FastOptimizer:
         col_dual = np.asarray(sol.col_dual, dtype=float)[lp.to_highs]
         row_dual = np.asarray(sol.row_dual, dtype=float)
 
-        def values(name: str, array: Floats, clip: bool) -> dict[Any, float]:
+        indexes = self._indexes
+
+        def values(name: str, array: Floats, clip: bool) -> Mapping[Any, float]:
             if name not in lp.columns:
                 return {}
             first, keys = lp.columns[name]
             part = array[first : first + len(keys)]
-            return dict(zip(keys, (np.maximum(part, 0.0) if clip else part).tolist(), strict=True))
+            return ArrayMap(indexes[name], np.maximum(part, 0.0) if clip else part.copy())
 
         solution.x = values("x", col, clip=True)
         solution.unmet = values("u", col, clip=True)
         solution.stock = values("v", col, clip=True)
         solution.untaken = values("w", col, clip=True)
         for name, (first, keys) in lp.families.items():
-            part = row_dual[first : first + len(keys)].tolist()
-            solution.duals[name] = dict(zip(keys, part, strict=True))
+            part = row_dual[first : first + len(keys)].copy()
+            solution.duals[name] = ArrayMap(indexes[name], part)
         solution.reduced_costs = values("x", col_dual, clip=False)
 
     def cost_ranging(self) -> dict[Buy, tuple[float, float]]:

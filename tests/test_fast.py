@@ -268,3 +268,30 @@ def test_empty_model_is_an_empty_plan() -> None:
     data = data_from_tables(_settings(copy.deepcopy(tiny_tables()), allow_unmet=False))
     empty = replace(data, buys={}, capacity={}, demand=dict.fromkeys(data.demand, 0.0))
     assert_same(FastOptimizer(empty).solve(), Optimizer(empty).solve())
+
+
+def test_solution_values_behave_as_read_only_dicts() -> None:
+    """The fast path's ArrayMaps: lookups, order, equality and pickling as plain dicts."""
+    import pickle
+
+    import numpy as np
+
+    from optimizer.solve import ArrayMap, KeyIndex
+
+    values = ArrayMap(KeyIndex([("a", "1"), ("b", "2")]), np.array([1.5, -2.0]))
+    assert values[("b", "2")] == -2.0 and values.get(("c", "3"), 7.0) == 7.0
+    assert list(values.items()) == [(("a", "1"), 1.5), (("b", "2"), -2.0)]
+    assert sum(values.values()) == -0.5 and len(values) == 2 and ("a", "1") in values
+    assert values == {("a", "1"): 1.5, ("b", "2"): -2.0}
+    assert values != {("a", "1"): 1.5}
+    with pytest.raises(KeyError):
+        values[("c", "3")]
+    copy_ = pickle.loads(pickle.dumps(values))
+    assert type(copy_) is dict and copy_ == values
+    # a solution's maps share one index per family, and later solves do not change earlier ones
+    opt = FastOptimizer(data_of("all"))
+    first = opt.solve()
+    before = dict(first.x)
+    opt.update(replace(opt.data, settings=replace(opt.data.settings, max_china_share=0.1)))
+    second = opt.solve()
+    assert dict(first.x) == before and dict(second.x) != before
