@@ -8,7 +8,8 @@ cost term is multiplied by 1000 to give USD.
 Every coefficient that a what-if may change (prices, tariffs, freight,
 bounds, capacities, demand, shares, penalty, stock figures) is a mutable
 Param, so `update_model` re-targets a built model without rebuilding it and a
-persistent HiGHS instance re-solves from the previous basis.
+persistent HiGHS instance re-solves from the previous basis (optimizer.fast
+instead compiles the model once and updates HiGHS from the data directly).
 
 Building is linear in the size of the LP: purchases are grouped once (by
 material and period, by supplier and period, by origin), sums of purchases are
