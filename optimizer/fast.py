@@ -6,7 +6,7 @@ per-variable and per-coefficient bookkeeping costs several times HiGHS's own
 solve time on large models:
 
 1. `optimizer.model.build_model` builds the model (Pyomo stays the modelling
-   layer; the objective is left out, see 3) and Pyomo's
+   layer; the objective and purchase bounds are left out, see 3) and Pyomo's
    `LinearStandardFormCompiler` compiles its constraints once (mixed form: one
    row per constraint in declaration order). Every compiled row and column is
    checked against the model's constraints and variables, so each HiGHS index
@@ -30,7 +30,6 @@ this minimisation.
 from __future__ import annotations
 
 import gc
-import importlib
 import math
 import operator
 import time
@@ -42,6 +41,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 import pyomo.environ as pyo
+import scipy.sparse
 from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
@@ -51,10 +51,6 @@ from optimizer.model_data import Buy, BuyData, ModelData, check_finite
 from optimizer.problems import InvalidInputError
 from optimizer.schema import KG_PER_T
 from optimizer.solve import ArrayMap, KeyIndex, Solution, Status, _status, _unmeetable_demand
-
-# The compiler needs scipy.sparse (Pyomo imports it lazily): import it with this module,
-# so that its cost shows as import time rather than inside the first solve.
-importlib.import_module("scipy.sparse")
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int32]
@@ -233,7 +229,8 @@ def compile_model(built: BuiltModel) -> CompiledLp:
     The constraints are compiled. Objective coefficients come from ModelData
     (`_x_costs`, `_other_costs`: the formulas `update` needs anyway), since
     building and compiling a million coefficient expressions costs as much as
-    all the rows; FastOptimizer builds the model without its objective. When the
+    all the rows; FastOptimizer builds the model without its objective (and takes
+    the purchase bounds from ModelData as well: `build_model(matrix_only=True)`). When the
     model has one, it is compiled as well and must give the same vector (the
     tests check this). Raises RuntimeError whenever the compiled LP is not the
     one these maps and formulas describe (a model.py change this module does
@@ -247,26 +244,54 @@ def compile_model(built: BuiltModel) -> CompiledLp:
     try:
         for p in share_params:
             p.set_value(COMPILE_SHARE)
-        info = LinearStandardFormCompiler().write(
-            m, mixed_form=True, column_order=var_families, set_sense=None
-        )
+        info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
     finally:
         for p, value in zip(share_params, saved, strict=True):
             p.set_value(value)
 
     with PauseGC():
-        lp = _record_maps(m, info, var_families)
-        _check_and_fill(lp, built.data, info, check_objective)
+        lp, source = _record_maps(m, info, var_families)
+        _check_and_fill(lp, built.data, info, check_objective, source)
     return lp
 
 
-def _record_maps(m: pyo.ConcreteModel, info: Any, var_families: list[Any]) -> CompiledLp:
-    """Map every compiled column and row to its Pyomo family and index, checking the order."""
+def _pick_columns(matrix: Any, source: npt.NDArray[np.int64]) -> Any:
+    """Columns `source` of a scipy sparse matrix, as CSC; index ncols is an empty column.
+
+    Plain numpy over the CSC arrays (scipy's fancy column indexing is several
+    times slower on a million columns).
+    """
+    a = scipy.sparse.csc_matrix(matrix)
+    start = np.append(a.indptr, a.indptr[-1])  # the extra column is empty
+    lengths = start[source + 1] - start[source]
+    indptr = np.zeros(len(source) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    take = np.repeat(start[source] - indptr[:-1], lengths) + np.arange(indptr[-1])
+    return scipy.sparse.csc_matrix(
+        (a.data[take], a.indices[take], indptr), shape=(a.shape[0], len(source))
+    )
+
+
+def _record_maps(
+    m: pyo.ConcreteModel, info: Any, var_families: list[Any]
+) -> tuple[CompiledLp, npt.NDArray[np.int64]]:
+    """Map every compiled column and row to its Pyomo family and index, checking the order.
+
+    Also returns, per canonical column, the compiled column it came from.
+    """
+    # The compiler numbers columns in order of first appearance (asking it for our order
+    # costs it more than this permutation): put them back in x, u, v, w index order.
     expected_cols = [v for family in var_families for v in family.values()]
-    if len(info.columns) != len(expected_cols) or not all(
-        map(operator.is_, info.columns, expected_cols)
-    ):
-        raise RuntimeError("compiled columns are not x, u, v, w in index order")
+    canonical = {id(v): j for j, v in enumerate(expected_cols)}
+    n_compiled = len(info.columns)
+    try:
+        place = np.fromiter((canonical[id(v)] for v in info.columns), np.int64, n_compiled)
+    except KeyError:
+        raise RuntimeError("the compiled model has a column that is not x, u, v or w") from None
+    if n_compiled and np.bincount(place, minlength=len(expected_cols)).max() > 1:
+        raise RuntimeError("the compiled model repeats a column")
+    source = np.full(len(expected_cols), n_compiled, dtype=np.int64)  # in no row: empty
+    source[place] = np.arange(n_compiled)
     columns: dict[str, tuple[int, list[Key]]] = {}
     at = 0
     for family in var_families:
@@ -286,10 +311,10 @@ def _record_maps(m: pyo.ConcreteModel, info: Any, var_families: list[Any]) -> Co
         families[con.local_name] = (at, keys)
         at += len(keys)
 
-    a = info.A
+    a = _pick_columns(info.A, source)
     a.sort_indices()
     empty = np.zeros(0)
-    return CompiledLp(
+    lp = CompiledLp(
         num_col=len(expected_cols),
         num_row=len(expected_rows),
         cost=empty,
@@ -304,9 +329,16 @@ def _record_maps(m: pyo.ConcreteModel, info: Any, var_families: list[Any]) -> Co
         columns=columns,
         families=families,
     )
+    return lp, source
 
 
-def _check_and_fill(lp: CompiledLp, data: ModelData, info: Any, check_objective: bool) -> None:
+def _check_and_fill(
+    lp: CompiledLp,
+    data: ModelData,
+    info: Any,
+    check_objective: bool,
+    source: npt.NDArray[np.int64],
+) -> None:
     """Fill costs, bounds and share coefficients from data; check them against the compile."""
     buys = list(data.buys.values())
     nx = len(buys)
@@ -351,7 +383,8 @@ def _check_and_fill(lp: CompiledLp, data: ModelData, info: Any, check_objective:
     # every other number comes from data; it must be what Pyomo compiled
     lp.cost = np.concatenate((_x_costs(buys), _other_costs(data, lp))).astype(np.float64)
     if check_objective:
-        compiled_cost = np.asarray(info.c.toarray(), dtype=float).reshape(-1)
+        compiled_cost = np.asarray(_pick_columns(info.c, source).toarray(), dtype=float)
+        compiled_cost = compiled_cost.reshape(-1)
         if not np.allclose(lp.cost, compiled_cost, rtol=1e-12, atol=1e-12):
             raise RuntimeError("objective coefficients differ from the compiled model")
     rhs = _row_rhs(data, lp)
@@ -458,7 +491,7 @@ class FastOptimizer:
         # allocates its own memory: at 1M variables that saves ~0.7 GB of peak memory.
         with PauseGC():
             t0 = time.perf_counter()
-            built = build_model(data, objective=False)
+            built = build_model(data, matrix_only=True)
             t1 = time.perf_counter()
             self.lp = compile_model(built)
             del built

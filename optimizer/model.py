@@ -72,18 +72,19 @@ def _groups(data: ModelData) -> _Groups:
     return _Groups(dict(by_mt), dict(china), dict(allied), dict(by_mtc), dict(by_st))
 
 
-def build_model(data: ModelData, objective: bool = True) -> BuiltModel:
+def build_model(data: ModelData, matrix_only: bool = False) -> BuiltModel:
     """Build the LP; reads like a table of contents of the model.
 
-    `objective=False` leaves out the objective and the parameters only it uses
-    (price, tariff, freight), for callers that take the cost vector from
-    ModelData (optimizer.fast; its tests compile the full model to check that
-    both agree). Sets, bounds and constraints are the same either way.
+    `matrix_only=True` leaves out the objective and the parameters only it and
+    the purchase bounds use (price, tariff, freight, upper), for a caller that
+    takes costs and column bounds from ModelData and only compiles the rows
+    (optimizer.fast, whose tests compile the full model to check that both
+    agree). Sets and constraints are the same either way.
     """
     m = pyo.ConcreteModel(name="sourcing")
     with PauseGC():  # millions of small objects: the cyclic GC would only slow this down
         add_sets(m, data)
-        add_parameters(m, data, costs=objective)
+        add_parameters(m, data, costs=not matrix_only)
         add_variables(m, data)
         add_demand_balance(m, data)
         add_stock_reserve(m, data)
@@ -93,7 +94,7 @@ def build_model(data: ModelData, objective: bool = True) -> BuiltModel:
         add_china_share_cap(m, data)
         add_country_share_cap(m, data)
         add_allied_share_minimum(m, data)
-        if objective:
+        if not matrix_only:
             add_objective(m, data)
     return BuiltModel(m, data.structure, data)
 
@@ -118,14 +119,15 @@ def add_sets(m: pyo.ConcreteModel, data: ModelData) -> None:
 def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) -> None:
     """Mutable parameters for every coefficient a what-if may change (values set by update).
 
-    `costs=False`: without price, tariff and freight, which only the objective uses.
+    `costs=False`: without price, tariff, freight and upper, which only the objective
+    and the purchase bounds use (see build_model's matrix_only).
     """
     mutable = {"mutable": True, "within": pyo.Any}
     if costs:
         m.price = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg paid (customs value)
         m.tariff = pyo.Param(m.B, initialize=0.0, **mutable)  # fraction
         m.freight = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg
-    m.upper = pyo.Param(m.B, initialize=math.inf, **mutable)  # t per period
+        m.upper = pyo.Param(m.B, initialize=math.inf, **mutable)  # t per period
     m.demand = pyo.Param(m.MT, initialize=0.0, **mutable)  # t
     m.capacity = pyo.Param(m.CAP, initialize=0.0, **mutable)  # t per period
     m.hard_min = pyo.Param(m.HARD, initialize=0.0, **mutable)  # t
@@ -155,7 +157,7 @@ def set_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
         _store(m.price, [d.price_paid for d in buys])
         _store(m.tariff, [d.tariff_rate for d in buys])
         _store(m.freight, [d.freight for d in buys])
-    _store(m.upper, [d.upper_t for d in buys])
+        _store(m.upper, [d.upper_t for d in buys])
     for mt, q in data.demand.items():  # MT is every (material, period), in its own order
         m.demand[mt] = q
     _store(m.capacity, data.capacity.values())
@@ -176,7 +178,10 @@ def set_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     """x[b] in [0, upper[b]] t; u[m,t] >= 0 only when unmet demand is allowed; v, w >= 0."""
-    m.x = pyo.Var(m.B, bounds=lambda m, *b: (0.0, m.upper[b]))
+    if hasattr(m, "upper"):
+        m.x = pyo.Var(m.B, bounds=lambda m, *b: (0.0, m.upper[b]))
+    else:  # matrix_only: the caller takes the upper bounds from ModelData
+        m.x = pyo.Var(m.B, bounds=(0.0, None))
     if data.settings.allow_unmet:
         m.u = pyo.Var(m.MT, domain=pyo.NonNegativeReals)
     m.v = pyo.Var(m.ST, domain=pyo.NonNegativeReals)

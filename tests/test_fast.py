@@ -295,3 +295,14 @@ def test_solution_values_behave_as_read_only_dicts() -> None:
     opt.update(replace(opt.data, settings=replace(opt.data.settings, max_china_share=0.1)))
     second = opt.solve()
     assert dict(first.x) == before and dict(second.x) != before
+
+
+def test_compiled_columns_are_put_back_in_model_order() -> None:
+    """_pick_columns: any column order, with the index ncols standing for an empty column."""
+    import numpy as np
+    import scipy.sparse
+
+    a = scipy.sparse.csc_matrix(np.array([[1.0, 0.0, 3.0], [2.0, 4.0, 0.0]]))
+    picked = fast._pick_columns(a, np.array([2, 3, 0, 1]))
+    assert picked.toarray().tolist() == [[3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 2.0, 4.0]]
+    assert fast._pick_columns(a, np.array([], dtype=np.int64)).shape == (2, 0)
