@@ -126,16 +126,25 @@ def _alive(pid: int) -> bool:
 
 
 def csv_text(value: Any) -> Any:
-    """A CSV cell that a spreadsheet will not run: formula-like text gets a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """A CSV cell that a spreadsheet will not run: formula-like text gets a leading quote.
+
+    Formula-like, as OWASP's CSV-injection advice has it: starting with = + - @,
+    with a tab or carriage return, or with = + - @ after leading blanks (some
+    spreadsheets trim them when they import a CSV).
+    """
+    if isinstance(value, str) and (
+        value.startswith(("\t", "\r")) or value.lstrip(" \t\r\n").startswith(FORMULA_START)
+    ):
         return "'" + value
     return value
 
 
 def write_csv(path: str | Path, df: Any) -> None:
-    """Write a DataFrame as CSV (UTF-8), neutralising formula-like text in cells and headers."""
+    """Write a DataFrame as CSV (UTF-8, CRLF); formula-like text in cells and headers is defused."""
     safe = df.rename(columns=csv_text).map(csv_text)
-    safe.to_csv(path, index=False)
+    # CRLF line ends (RFC 4180): the csv module then also quotes a cell holding a bare
+    # carriage return, which would otherwise split the row in a spreadsheet
+    safe.to_csv(path, index=False, lineterminator="\r\n")
 
 
 def save_workbook(wb: Workbook, path: str | Path) -> None:

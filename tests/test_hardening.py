@@ -803,3 +803,18 @@ def test_special_files_are_never_replaced(
         from optimizer.xlsx import write_text_atomic
 
         write_text_atomic(fifo, "x")
+
+
+@pytest.mark.parametrize(
+    "text", ["=1+1", " =1+1", "\t=1+1", "\r@SUM(1)", "\tplain", "  -2+3", "\n+cmd"]
+)
+def test_csv_cells_never_start_a_formula_even_after_blanks(text: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from optimizer.xlsx import write_csv
+
+    path = tmp_path / "out.csv"
+    write_csv(path, pd.DataFrame({"supplier": [text, "Lynas"], "t": [1.0, -2.0]}))
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[1][0] == "'" + text and rows[2] == ["Lynas", "-2.0"]
