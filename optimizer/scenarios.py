@@ -17,7 +17,7 @@ from typing import Any
 
 from optimizer.problems import Problem
 from optimizer.schema import SHEETS_BY_NAME
-from optimizer.workbook import RawCell, RawRow, RawTable, RawWorkbook
+from optimizer.workbook import CellFault, ExcelError, RawCell, RawRow, RawTable, RawWorkbook
 
 BASELINE = "baseline"
 WILDCARD = "*"
@@ -70,6 +70,20 @@ def read_scenarios(raw: RawWorkbook) -> tuple[dict[str, Scenario], list[Problem]
             ref = table.ref(name, row.row)
             problems.append(Problem(table.sheet, ref, f"{name} is required"))
         if missing:
+            continue
+        faults = [
+            (n, c)
+            for n, c in cells.items()
+            if n != "value" and c is not None and isinstance(c.value, (ExcelError, CellFault))
+        ]
+        for n, c in faults:
+            what = (
+                f"holds the Excel error {c.value}; fix the formula or type the {n}"
+                if isinstance(c.value, ExcelError)
+                else str(c.value)
+            )
+            problems.append(Problem.at(c.ref, f"{n} {what}"))
+        if faults:
             continue
         name_cell, sheet_cell, key_cell, column_cell = (
             cells["scenario"],

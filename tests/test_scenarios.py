@@ -87,3 +87,22 @@ def test_unknown_scenario_name(write: Write, tables: Tables) -> None:
     wb = open_workbook(write(tables))
     with pytest.raises(KeyError, match='unknown scenario "nope"'):
         find_scenario(wb, "nope")
+
+
+def test_excel_errors_in_scenario_cells_are_cited(write: Write, tables: Tables) -> None:
+    """#REF! in a key or #N/A in a value: cited at its cell, never read as text."""
+    import openpyxl
+
+    tables["Scenarios"] = [
+        row("s1", "Countries", "Vietnam", "tariff_rate", 0.46),
+        row("s2", "Countries", "Japan", "tariff_rate", 0.3),
+    ]
+    path = write(tables)
+    wb = openpyxl.load_workbook(path)
+    wb["Scenarios"]["C2"] = "#REF!"  # openpyxl stores these as error cells
+    wb["Scenarios"]["E3"] = "#N/A"
+    wb.save(path)
+    found = [str(p) for p in validate(open_workbook(path))]
+    assert "Scenarios!C2: key holds the Excel error #REF!; fix the formula or type the key" in found
+    assert any(m.startswith("Scenarios!E3: tariff_rate holds the Excel error #N/A") for m in found)
+    assert not any("#REF!" in m and "Countries row" in m for m in found)  # not used as a key
