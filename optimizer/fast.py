@@ -65,8 +65,6 @@ SHARE_FAMILIES = {
 #: Share value used while compiling: no coefficient (indicator - share) is then zero, so
 #: the compiled pattern holds every entry any share setting may need.
 COMPILE_SHARE = 0.5
-#: Re-solve exactly as Pyomo's persistent interface leaves HiGHS (see _touch_matrix).
-MATCH_PERSISTENT = True
 #: More changed matrix coefficients than this: re-pass the model (keeping the basis)
 #: instead of calling changeCoeff entry by entry.
 MAX_COEFF_CHANGES = 2000
@@ -473,11 +471,15 @@ class FastOptimizer:
     model's memory is free before HiGHS solves (a rebuild builds a new one).
     """
 
-    def __init__(self, data: ModelData, threads: int | None = None) -> None:
+    def __init__(
+        self, data: ModelData, threads: int | None = None, match_persistent: bool = False
+    ) -> None:
         problems = check_finite(data)
         if problems:
             raise InvalidInputError(problems)
         self.threads = threads
+        #: warm re-solves follow Pyomo's persistent interface pivot for pivot (see _touch_matrix)
+        self.match_persistent = match_persistent
         self.rebuilds = 0
         #: seconds of the last build / compile / passModel / run / extraction (for benchmarks)
         self.timings: dict[str, float] = {}
@@ -640,7 +642,7 @@ class FastOptimizer:
 
     def _run(self) -> tuple[TerminationCondition, float]:
         """Run HiGHS; the termination condition and HiGHS's own time for this run."""
-        if self._runs and MATCH_PERSISTENT:
+        if self._runs and self.match_persistent:
             self._touch_matrix()
         self._runs += 1
         before = self._highs.getRunTime()
@@ -656,8 +658,10 @@ class FastOptimizer:
         makes HiGHS refactorise instead of reusing its simplex state. The LP does
         not change, but HiGHS's path from the kept basis does: with one such call
         a warm re-solve here lands on the same vertex as the Pyomo path when the
-        optimum is not unique. (It costs one factorisation, which the persistent
-        interface pays anyway.)
+        optimum is not unique. It costs one factorisation (at 1M variables about
+        a third of a warm re-solve), so only `match_persistent=True` does it: the
+        tests that compare both paths vertex by vertex. Otherwise a warm re-solve
+        reaches an optimum of the same cost, the same one each time it is run.
         """
         if self._touch is not None:
             self._highs.changeCoeff(*self._touch)
