@@ -50,7 +50,15 @@ from optimizer.model import BuiltModel, build_model
 from optimizer.model_data import Buy, BuyData, ModelData, check_finite
 from optimizer.problems import InvalidInputError
 from optimizer.schema import KG_PER_T
-from optimizer.solve import ArrayMap, KeyIndex, Solution, Status, _status, _unmeetable_demand
+from optimizer.solve import (
+    ArrayMap,
+    KeyIndex,
+    Solution,
+    Status,
+    _status,
+    answer_without_solver,
+    finish,
+)
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int32]
@@ -290,24 +298,14 @@ def _record_maps(
         raise RuntimeError("the compiled model repeats a column")
     source = np.full(len(expected_cols), n_compiled, dtype=np.int64)  # in no row: empty
     source[place] = np.arange(n_compiled)
-    columns: dict[str, tuple[int, list[Key]]] = {}
-    at = 0
-    for family in var_families:
-        keys = [_key(k) for k in family]
-        columns[family.local_name] = (at, keys)
-        at += len(keys)
+    columns = _ranges(var_families)
 
     cons = list(m.component_objects(pyo.Constraint, active=True))
     expected_rows = [c for con in cons for c in con.values()]
     rows = [r.constraint for r in info.rows]
     if len(rows) != len(expected_rows) or not all(map(operator.is_, rows, expected_rows)):
         raise RuntimeError("compiled rows are not one per constraint in declaration order")
-    families: dict[str, tuple[int, list[Key]]] = {}
-    at = 0
-    for con in cons:
-        keys = [_key(k) for k in con]
-        families[con.local_name] = (at, keys)
-        at += len(keys)
+    families = _ranges(cons)
 
     a = _pick_columns(info.A, source)
     a.sort_indices()
@@ -328,6 +326,17 @@ def _record_maps(
         families=families,
     )
     return lp, source
+
+
+def _ranges(components: list[Any]) -> dict[str, tuple[int, list[Key]]]:
+    """name -> (first position, keys) of indexed components laid end to end."""
+    out: dict[str, tuple[int, list[Key]]] = {}
+    at = 0
+    for component in components:
+        keys = [_key(k) for k in component]
+        out[component.local_name] = (at, keys)
+        at += len(keys)
+    return out
 
 
 def _check_and_fill(
@@ -678,24 +687,10 @@ class FastOptimizer:
     def solve(self, time_limit: float | None = None) -> Solution:
         """Solve and return a Solution; a non-optimal status carries an explanation."""
         start = time.perf_counter()
-        early = _unmeetable_demand(self.data)
-        if early:
-            return Solution(
-                Status.INFEASIBLE,
-                "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
-                seconds=time.perf_counter() - start,
-                conflicts=early,
-            )
-        data = self.data
-        if not data.buys and not data.stock and not data.settings.allow_unmet:
-            # no variable at all: HiGHS would answer "unknown"; buying nothing is the plan
-            return Solution(
-                Status.OPTIMAL,
-                "empty model: no purchase is possible and no demand is to be met",
-                objective_usd=0.0,
-                best_bound_usd=0.0,
-                seconds=time.perf_counter() - start,
-            )
+        answer = answer_without_solver(self.data)
+        if answer is not None:
+            answer.seconds = time.perf_counter() - start
+            return answer
         self._set_options(time_limit, "choose")
         t_run = time.perf_counter()
         tc, highs_seconds = self._run()
@@ -712,30 +707,10 @@ class FastOptimizer:
             t_load = time.perf_counter()
             with PauseGC():
                 self._load(solution)
-            solution.objective_usd = float(info.objective_function_value)
-            solution.best_bound_usd = solution.objective_usd
-            solution.message = "optimal"
             self.timings["extract"] = time.perf_counter() - t_load
-        elif status is Status.TIME_LIMIT:
-            objective = float(info.objective_function_value) if has_solution else None
-            solution.best_bound_usd = None  # an LP stopped early has no proven bound
-            solution.objective_usd = objective
-            solution.message = (
-                f"time limit reached; best plan found costs {objective:,.0f} USD"
-                if objective is not None
-                else "time limit reached before any feasible plan was found"
-            )
-        elif status is Status.INFEASIBLE:
-            from optimizer.explain import explain_infeasible
-
-            solution.conflicts = explain_infeasible(self)
-            solution.message = "infeasible: " + "; ".join(solution.conflicts)
-        elif status is Status.UNBOUNDED:
-            solution.message = (
-                "unbounded: some cost can fall without limit (check for negative costs)"
-            )
-        else:
-            solution.message = f"solver error ({tc.name})"
+        incumbent = float(info.objective_function_value) if has_solution else None
+        # a simplex run stopped early has no proven bound
+        finish(solution, self, incumbent, None, tc.name)
         self.timings["run"] = t_ran - t_run
         solution.seconds = time.perf_counter() - start
         return solution

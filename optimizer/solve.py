@@ -229,23 +229,10 @@ class Optimizer:
     def solve(self, time_limit: float | None = None) -> Solution:
         """Solve and return a Solution; a non-optimal status carries an explanation."""
         start = time.perf_counter()
-        early = _unmeetable_demand(self.data)
-        if early:
-            return Solution(
-                Status.INFEASIBLE,
-                "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
-                seconds=time.perf_counter() - start,
-                conflicts=early,
-            )
-        if not self.data.buys and not self.data.stock and not self.data.settings.allow_unmet:
-            # no variable at all: HiGHS would answer "unknown"; buying nothing is the plan
-            return Solution(
-                Status.OPTIMAL,
-                "empty model: no purchase is possible and no demand is to be met",
-                objective_usd=0.0,
-                best_bound_usd=0.0,
-                seconds=time.perf_counter() - start,
-            )
+        answer = answer_without_solver(self.data)
+        if answer is not None:
+            answer.seconds = time.perf_counter() - start
+            return answer
         # HiGHS keeps options between runs: always set them, never leave a previous value
         self._solver.config.time_limit = math.inf if time_limit is None else time_limit
         self._solver.config.solver_options = {"presolve": "choose"}
@@ -258,29 +245,14 @@ class Optimizer:
         solution = Solution(status, highs_seconds=highs_seconds)
         if status is Status.OPTIMAL:
             self._load(solution, results)
-            solution.objective_usd = float(results.incumbent_objective)
-            solution.best_bound_usd = solution.objective_usd
-            solution.message = "optimal"
-        elif status is Status.TIME_LIMIT:
-            solution.best_bound_usd = results.objective_bound
-            has = results.incumbent_objective is not None
-            solution.objective_usd = results.incumbent_objective
-            solution.message = (
-                f"time limit reached; best plan found costs {results.incumbent_objective:,.0f} USD"
-                if has
-                else "time limit reached before any feasible plan was found"
-            )
-        elif status is Status.INFEASIBLE:
-            from optimizer.explain import explain_infeasible
-
-            solution.conflicts = explain_infeasible(self)
-            solution.message = "infeasible: " + "; ".join(solution.conflicts)
-        elif status is Status.UNBOUNDED:
-            solution.message = (
-                "unbounded: some cost can fall without limit (check for negative costs)"
-            )
-        else:
-            solution.message = f"solver error ({results.termination_condition.name})"
+        incumbent = results.incumbent_objective
+        finish(
+            solution,
+            self,
+            None if incumbent is None else float(incumbent),
+            results.objective_bound,
+            results.termination_condition.name,
+        )
         solution.seconds = time.perf_counter() - start
         return solution
 
@@ -325,6 +297,67 @@ class Optimizer:
             }
         rc = loader.get_reduced_costs([m.x[b] for b in m.B])
         solution.reduced_costs = {b: float(rc[m.x[b]]) for b in m.B}
+
+
+def answer_without_solver(data: ModelData) -> Solution | None:
+    """The answer when HiGHS need not (or cannot usefully) run; None otherwise.
+
+    Demand with no offer, no stock and unmet not allowed is infeasible, said in
+    the planner's words; a model with no variable at all is the empty plan
+    (HiGHS would answer "unknown").
+    """
+    early = _unmeetable_demand(data)
+    if early:
+        return Solution(
+            Status.INFEASIBLE,
+            "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
+            conflicts=early,
+        )
+    if not data.buys and not data.stock and not data.settings.allow_unmet:
+        return Solution(
+            Status.OPTIMAL,
+            "empty model: no purchase is possible and no demand is to be met",
+            objective_usd=0.0,
+            best_bound_usd=0.0,
+        )
+    return None
+
+
+def finish(
+    solution: Solution,
+    engine: Engine,
+    incumbent: float | None,
+    bound: float | None,
+    termination: str,
+) -> None:
+    """Objective, bound and message of a solve from its status (both engines).
+
+    `incumbent`: the objective of the plan HiGHS holds (None without one);
+    `bound`: the proven bound at a time limit; `termination`: the solver's own
+    word for an error. An infeasible answer is explained from the engine.
+    """
+    status = solution.status
+    if status is Status.OPTIMAL:
+        solution.objective_usd = incumbent
+        solution.best_bound_usd = incumbent
+        solution.message = "optimal"
+    elif status is Status.TIME_LIMIT:
+        solution.objective_usd = incumbent
+        solution.best_bound_usd = bound
+        solution.message = (
+            f"time limit reached; best plan found costs {incumbent:,.0f} USD"
+            if incumbent is not None
+            else "time limit reached before any feasible plan was found"
+        )
+    elif status is Status.INFEASIBLE:
+        from optimizer.explain import explain_infeasible
+
+        solution.conflicts = explain_infeasible(engine)
+        solution.message = "infeasible: " + "; ".join(solution.conflicts)
+    elif status is Status.UNBOUNDED:
+        solution.message = "unbounded: some cost can fall without limit (check for negative costs)"
+    else:
+        solution.message = f"solver error ({termination})"
 
 
 def _finite_or_inf(value: float) -> float:
