@@ -54,8 +54,10 @@ app: $(STAMP)
 	$(BIN)/streamlit run app.py
 
 ## Benchmarks (not part of `make test`): Pyomo persistent vs fast path vs raw highspy per
-## size, then scenarios/s serial vs process pool vs Dask. BENCH_SIZES=default,10k,100k
+## size, scenarios/s serial vs process pool vs Dask, then what-if latency on the default
+## workbook (app control changes, frontier, policy costs, break-evens). BENCH_SIZES=default,10k,100k
 ## make bench runs a subset; results in reports/bench/.
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/bench_scaleout.py
+	$(BIN)/python bench/bench_whatif.py

@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,18 +100,34 @@ def what_ifs(data: Any) -> dict[str, Any]:
     return out
 
 
-def resolve_ms(opt: Any, data: Any) -> dict[str, float]:
-    """Warm re-solve latency (update + solve + results) of each what-if, ms."""
-    out = {}
-    for name, changed in what_ifs(data).items():
-        gc.collect()
-        start = time.perf_counter()
-        opt.update(changed)
-        sol = opt.solve()
-        out[name] = (time.perf_counter() - start) * 1000
-        assert sol.status.value == "optimal", (name, sol.message)
-        opt.update(data)
-        opt.solve()
+#: Each what-if is timed this many times (there and back), the median reported.
+RESOLVE_ROUNDS = 3
+
+
+def resolve_ms(opt: Any, data: Any, rounds: int = RESOLVE_ROUNDS) -> dict[str, float]:
+    """Warm re-solve latency (update + solve + results) of each what-if, ms.
+
+    The median of `rounds` rounds (the model goes back to `data` between
+    them), and under "first" the very first what-if after the cold solve, which
+    pays for HiGHS's first factorisation of the unpresolved LP.
+    """
+    times: dict[str, list[float]] = {}
+    first = None
+    for _ in range(rounds):
+        for name, changed in what_ifs(data).items():
+            gc.collect()
+            start = time.perf_counter()
+            opt.update(changed)
+            sol = opt.solve()
+            elapsed = (time.perf_counter() - start) * 1000
+            assert sol.status.value == "optimal", (name, sol.message)
+            times.setdefault(name, []).append(elapsed)
+            first = elapsed if first is None else first
+            opt.update(data)
+            opt.solve()
+    out = {name: statistics.median(t) for name, t in times.items()}
+    if first is not None:
+        out["first"] = first
     return out
 
 
@@ -248,7 +265,7 @@ def child_persistent(size: str) -> dict[str, Any]:
                 "status": sol.status.value,
             }
     best["peak_rss_mb"] = peak_rss_mb()  # data, build, solve, Solution
-    best["resolve"] = resolve_ms(opt, data)
+    best["resolve"] = resolve_ms(opt, data, rounds=1)  # seconds each at 100k: one round
     if size == "default":
         best.update(scenario_rates(Optimizer))
     best["peak_rss_total_mb"] = peak_rss_mb()  # with the what-if copies of the data
@@ -394,10 +411,11 @@ def measure(size: str, tmp: Path) -> dict[str, Any]:
     for key in ("build_s", "compile_s", "pass_s", "transfer_s", "highs_s", "extract_s", "total_s"):
         record[key] = fast[key]
     record["ratio"] = fast["total_s"] / fast["highs_s"]
-    record["resolve_ms"] = max(fast["resolve"].values(), default=math.nan)
+    record["resolve_ms"] = _worst(fast["resolve"])
     record["resolve_tariff_ms"] = fast["resolve"].get("tariff")
     record["resolve_capacity_ms"] = fast["resolve"].get("capacity")
-    record["resolve_matched_ms"] = max(fast["resolve_matched"].values(), default=math.nan)
+    record["resolve_first_ms"] = fast["resolve"].get("first")
+    record["resolve_matched_ms"] = _worst(fast["resolve_matched"])
     record["peak_rss_mb"] = fast["peak_rss_mb"]
     record["peak_rss_total_mb"] = fast["peak_rss_total_mb"]
     for key in ("transfer_s", "highs_s", "extract_s", "total_s", "peak_rss_mb"):
@@ -412,7 +430,7 @@ def measure(size: str, tmp: Path) -> dict[str, Any]:
         record["persistent_resolve_ms"] = None
     else:
         record["persistent_ratio"] = pers["total_s"] / pers["highs_s"]
-        record["persistent_resolve_ms"] = max(pers["resolve"].values(), default=math.nan)
+        record["persistent_resolve_ms"] = _worst(pers["resolve"])
     objectives = [fast["objective_usd"], raw["objective_usd"]]
     objectives += [pers["objective_usd"]] if "objective_usd" in pers else []
     record["objective_usd"] = fast["objective_usd"]
@@ -427,6 +445,11 @@ def measure(size: str, tmp: Path) -> dict[str, Any]:
             if key != "scenarios":
                 record[f"persistent_{key}"] = pers.get(key)
     return record
+
+
+def _worst(resolve: dict[str, float]) -> float:
+    """The slowest what-if's median re-solve, ms."""
+    return max((v for k, v in resolve.items() if k != "first"), default=math.nan)
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -486,6 +509,7 @@ RESOLVE_HEADER = [
     "tariff ms",
     "capacity ms",
     "fast: worst ms",
+    "fast: first after cold solve ms",
     "fast, pivots as persistent: worst ms",
     "persistent: worst ms",
 ]
@@ -499,6 +523,7 @@ def resolve_table(records: list[dict[str, Any]]) -> list[list[str]]:
             fmt(r["resolve_tariff_ms"], 1),
             fmt(r["resolve_capacity_ms"], 1),
             fmt(r["resolve_ms"], 1),
+            fmt(r["resolve_first_ms"], 1),
             fmt(r["resolve_matched_ms"], 1),
             fmt(r.get("persistent_resolve_ms"), 1),
         ]
@@ -533,7 +558,10 @@ def target_lines(records: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
         ok = "met" if r["ratio"] <= ratio else "missed"
         lines.append(f"{size}: total/HiGHS {r['ratio']:.2f}x (target <= {ratio}x): {ok}")
         ok = "met" if r["resolve_ms"] <= ms else "missed"
-        lines.append(f"{size}: re-solve {r['resolve_ms']:.0f} ms (target <= {ms:.0f} ms): {ok}")
+        lines.append(
+            f"{size}: re-solve {r['resolve_ms']:.0f} ms, the first after the cold solve "
+            f"{r['resolve_first_ms']:.0f} ms (target <= {ms:.0f} ms): {ok}"
+        )
     if "1m" in by_size:
         rss = by_size["1m"]["peak_rss_mb"]
         ok = "met" if rss <= 2048 else "missed"
@@ -627,7 +655,7 @@ def main() -> int:
         "",
         md_table(HEADER, rows),
         "",
-        "Warm re-solves (update + solve + Solution), ms:",
+        f"Warm re-solves (update + solve + Solution), median of {RESOLVE_ROUNDS} rounds, ms:",
         "",
         md_table(RESOLVE_HEADER, resolve_table(records)),
         "",
