@@ -30,7 +30,7 @@ UPPER_BOUNDS = (3, 4)
 def explain_infeasible(opt: Engine) -> list[str]:
     """Sentences naming materials, periods and constraints in conflict."""
     data = opt.data
-    found = offtake_conflicts(data) + shortfalls(data, type(opt))
+    found = offtake_conflicts(data) + shortfalls(data, opt.sibling)
     limits = list(dict.fromkeys(iis_conflicts(opt)))
     if limits:
         found.append("these limits conflict: " + "; ".join(limits))

@@ -541,6 +541,10 @@ class FastOptimizer:
         highs: highspy.Highs = self._highs
         return highs
 
+    def sibling(self, data: ModelData) -> FastOptimizer:
+        """A new engine of this kind and thread count for other data (e.g. an elastic re-solve)."""
+        return FastOptimizer(data, threads=self.threads, match_persistent=self.match_persistent)
+
     def row_key(self, row: int) -> tuple[str, Key] | None:
         """(constraint family, index) of a HiGHS row, e.g. ("facility_cap", ("S1", "2026"))."""
         return self.lp.family_of_row(row)

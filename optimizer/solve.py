@@ -163,6 +163,7 @@ class Engine(Protocol):
     def cost_ranging(self) -> dict[Buy, tuple[float, float]]: ...
     def row_key(self, row: int) -> tuple[str, tuple[str, ...]] | None: ...
     def col_key(self, col: int) -> tuple[str, tuple[str, ...]] | None: ...
+    def sibling(self, data: ModelData) -> Engine: ...
 
 
 class Optimizer:
@@ -195,6 +196,10 @@ class Optimizer:
         """The underlying highspy object (after the first solve), for ranging and IIS."""
         highs: highspy.Highs = self._solver._solver_model
         return highs
+
+    def sibling(self, data: ModelData) -> Optimizer:
+        """A new engine of this kind and thread count for other data (e.g. an elastic re-solve)."""
+        return Optimizer(data, threads=self.threads)
 
     def row_key(self, row: int) -> tuple[str, tuple[str, ...]] | None:
         """(constraint family, index) of a HiGHS row, after a solve."""

@@ -315,3 +315,12 @@ def test_compiled_columns_are_put_back_in_model_order() -> None:
     picked = fast._pick_columns(a, np.array([2, 3, 0, 1]))
     assert picked.toarray().tolist() == [[3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 2.0, 4.0]]
     assert fast._pick_columns(a, np.array([], dtype=np.int64)).shape == (2, 0)
+
+
+def test_sibling_engines_keep_their_kind_and_threads() -> None:
+    """An explanation's elastic re-solve runs like its caller (one thread in a worker)."""
+    data = data_of("base")
+    fast_one = FastOptimizer(data, threads=1, match_persistent=True).sibling(data)
+    assert type(fast_one) is FastOptimizer and fast_one.threads == 1 and fast_one.match_persistent
+    pyomo_one = Optimizer(data, threads=1).sibling(data)
+    assert type(pyomo_one) is Optimizer and pyomo_one.threads == 1
