@@ -205,7 +205,7 @@ def child_fast(size: str, lp_out: str) -> dict[str, Any]:
         purchases=len(data.buys),
         country_cap=data.settings.max_country_share < 1.0,
     )
-    np.savez(lp_out, **lp_arrays(opt))
+    np.savez(lp_out, **lp_arrays(opt.lp))
     best["resolve"] = resolve_ms(opt, data)
     # the same re-solves reproducing the persistent interface's refactorisation
     # (match_persistent, as the equivalence tests run): slower, same vertex as Pyomo's

@@ -442,25 +442,45 @@ def _highs_csc(lp: CompiledLp) -> tuple[Ints, Ints, Floats]:
     return start.astype(np.int32), out_index, out_value
 
 
-def _pass(highs: Any, lp: CompiledLp) -> None:
-    """Hand the whole LP to HiGHS in one call, as Pyomo's interface would have built it."""
+def lp_arrays(lp: CompiledLp) -> dict[str, Any]:
+    """The LP as HiGHS gets it, as plain arrays in HiGHS's column order.
+
+    What `_pass` hands to HiGHS, and what the benchmark's raw-highspy baseline loads.
+    """
     start, index, value = _highs_csc(lp)
     order = lp.from_highs
+    return {
+        "num_col": lp.num_col,
+        "num_row": lp.num_row,
+        "cost": lp.cost[order],
+        "col_lower": lp.col_lower[order],
+        "col_upper": lp.col_upper[order],
+        "row_lower": lp.row_lower,
+        "row_upper": lp.row_upper,
+        "a_start": start,
+        "a_index": index,
+        "a_value": value,
+    }
+
+
+def _pass(highs: Any, lp: CompiledLp) -> None:
+    """Hand the whole LP to HiGHS in one call, as Pyomo's interface would have built it."""
+    a = lp_arrays(lp)
     status = highs.passModel(
-        lp.num_col,
-        lp.num_row,
-        len(value),
+        a["num_col"],
+        a["num_row"],
+        len(a["a_value"]),
         1,  # MatrixFormat.kColwise
         1,  # ObjSense.kMinimize
         0.0,
-        lp.cost[order],
-        lp.col_lower[order],
-        lp.col_upper[order],
-        lp.row_lower,
-        lp.row_upper,
-        start,
-        index,
-        value,
+        a["cost"],
+        a["col_lower"],
+        a["col_upper"],
+        a["row_lower"],
+        a["row_upper"],
+        a["a_start"],
+        a["a_index"],
+        a["a_value"],
         np.zeros(lp.num_col, dtype=np.int32),  # all continuous
     )
     if status == highspy.HighsStatus.kError:
@@ -473,9 +493,8 @@ def _pass(highs: Any, lp: CompiledLp) -> None:
 class FastOptimizer:
     """One compiled LP, one HiGHS instance: build once, update and re-solve many times.
 
-    Drop-in for `optimizer.solve.Optimizer` (same constructor, `data`, `highs`,
-    `rebuilds`, `update`, `solve`, `cost_ranging`), plus `row_key` and `col_key`
-    to name HiGHS rows and columns. The Pyomo model is built and compiled, then
+    Keeps the `optimizer.solve.Engine` contract, as `optimizer.solve.Optimizer`
+    does (same constructor, plus `match_persistent`). The Pyomo model is built and compiled, then
     released: HiGHS holds the live LP and `update` edits it directly, so the
     model's memory is free before HiGHS solves (a rebuild builds a new one).
     """
@@ -693,7 +712,6 @@ class FastOptimizer:
         start = time.perf_counter()
         answer = answer_without_solver(self.data)
         if answer is not None:
-            answer.seconds = time.perf_counter() - start
             return answer
         self._set_options(time_limit, "choose")
         t_run = time.perf_counter()
@@ -759,25 +777,6 @@ class FastOptimizer:
         return {
             cast(Buy, k): (d, u) for k, d, u in zip(keys, down.tolist(), up.tolist(), strict=True)
         }
-
-
-def lp_arrays(opt: FastOptimizer) -> dict[str, Any]:
-    """The LP exactly as passed to HiGHS, as plain arrays (for the raw-highspy baseline)."""
-    lp = opt.lp
-    start, index, value = _highs_csc(lp)
-    order = lp.from_highs
-    return {
-        "num_col": lp.num_col,
-        "num_row": lp.num_row,
-        "cost": lp.cost[order],
-        "col_lower": lp.col_lower[order],
-        "col_upper": lp.col_upper[order],
-        "row_lower": lp.row_lower,
-        "row_upper": lp.row_upper,
-        "a_start": start,
-        "a_index": index,
-        "a_value": value,
-    }
 
 
 __all__ = ["CompiledLp", "FastOptimizer", "compile_model", "lp_arrays"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyomo.environ as pyo
@@ -47,11 +47,11 @@ class BuiltModel:
 class _Groups:
     """Purchases grouped once, so no rule scans all purchases (build stays linear)."""
 
-    by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
-    china_by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
-    allied_by_mt: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
-    by_mtc: dict[tuple[str, str, str], list[Buy]] = field(default_factory=dict)
-    by_st: dict[tuple[str, str], list[Buy]] = field(default_factory=dict)
+    by_mt: dict[tuple[str, str], list[Buy]]
+    china_by_mt: dict[tuple[str, str], list[Buy]]
+    allied_by_mt: dict[tuple[str, str], list[Buy]]
+    by_mtc: dict[tuple[str, str, str], list[Buy]]
+    by_st: dict[tuple[str, str], list[Buy]]
 
 
 def _groups(data: ModelData) -> _Groups:
@@ -112,7 +112,6 @@ def add_sets(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.ST = pyo.Set(initialize=[(mat, t) for mat in data.stock for t in data.periods], dimen=2)
     groups = _groups(data)
     m._groups = groups
-    m._buys_by_mt = groups.by_mt
     m.MT_BOUGHT = pyo.Set(initialize=[mt for mt in m.MT if mt in groups.by_mt], dimen=2)
 
 

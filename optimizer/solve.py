@@ -236,7 +236,6 @@ class Optimizer:
         start = time.perf_counter()
         answer = answer_without_solver(self.data)
         if answer is not None:
-            answer.seconds = time.perf_counter() - start
             return answer
         # HiGHS keeps options between runs: always set them, never leave a previous value
         self._solver.config.time_limit = math.inf if time_limit is None else time_limit
@@ -309,14 +308,16 @@ def answer_without_solver(data: ModelData) -> Solution | None:
 
     Demand with no offer, no stock and unmet not allowed is infeasible, said in
     the planner's words; a model with no variable at all is the empty plan
-    (HiGHS would answer "unknown").
+    (HiGHS would answer "unknown"). `seconds` is the time this check took.
     """
+    start = time.perf_counter()
     early = _unmeetable_demand(data)
     if early:
         return Solution(
             Status.INFEASIBLE,
             "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
             conflicts=early,
+            seconds=time.perf_counter() - start,
         )
     if not data.buys and not data.stock and not data.settings.allow_unmet:
         return Solution(
@@ -324,6 +325,7 @@ def answer_without_solver(data: ModelData) -> Solution | None:
             "empty model: no purchase is possible and no demand is to be met",
             objective_usd=0.0,
             best_bound_usd=0.0,
+            seconds=time.perf_counter() - start,
         )
     return None
 
