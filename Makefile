@@ -25,12 +25,13 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/sourcing solve inputs/default.xlsx --all-scenarios --out reports
 
-## Lint, format check, type check, then the whole test suite.
+## Lint, format check, import-layer contracts, type check, then the whole test suite.
 test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy optimizer
@@ -44,7 +45,7 @@ inputs: $(STAMP)
 
 ## Regenerate docs/workbook.md from the schema.
 docs: $(STAMP)
-	$(BIN)/python -m optimizer.docs > docs/workbook.md
+	$(BIN)/python -m optimizer.contract.docs > docs/workbook.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

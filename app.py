@@ -1,6 +1,6 @@
 """Streamlit what-if app: a planner's session over a sourcing workbook.
 
-Thin by design: every number comes from `optimizer.session` (no model logic
+Thin by design: every number comes from `optimizer.runs.session` (no model logic
 here). Each Streamlit session keeps its own `Session` (and so its own model)
 in `st.session_state`; nothing solver-related is cached across users.
 """
@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from optimizer.pipeline import DEFAULT_WORKBOOK, Workbook, open_workbook
-from optimizer.results import COST_KEYS, Results
-from optimizer.session import (
+from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
+from optimizer.output.results import COST_KEYS, Results
+from optimizer.runs.session import (
     EDITABLE,
     MAX_UPLOAD_BYTES,
     Outcome,

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optimizer.executor import Executor, run_tasks  # noqa: E402
-from optimizer.nightly import SolveTask, solve_task  # noqa: E402
-from optimizer.pipeline import DEFAULT_WORKBOOK, open_workbook  # noqa: E402
+from optimizer.common.executor import Executor, run_tasks  # noqa: E402
+from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook  # noqa: E402
+from optimizer.runs.nightly import SolveTask, solve_task  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_SCALEOUT_REPEAT", "4"))
 

@@ -26,13 +26,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import optimizer.session as session_module  # noqa: E402
-import optimizer.whatif as whatif  # noqa: E402
-from optimizer.fast import FastOptimizer  # noqa: E402
-from optimizer.model_data import prepare  # noqa: E402
-from optimizer.pipeline import DEFAULT_WORKBOOK, open_workbook, scenario_inputs  # noqa: E402
-from optimizer.session import Session, WhatIf  # noqa: E402
-from optimizer.solve import Optimizer  # noqa: E402
+from optimizer.analysis.breakevens import country_breakevens, offer_breakevens  # noqa: E402
+from optimizer.analysis.frontier import cost_of_independence  # noqa: E402
+from optimizer.analysis.policy import policy_costs  # noqa: E402
+from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook, scenario_inputs  # noqa: E402
+from optimizer.model.data import prepare  # noqa: E402
+from optimizer.model.fast import FastOptimizer  # noqa: E402
+from optimizer.model.reference import Optimizer  # noqa: E402
+from optimizer.runs.session import Session, WhatIf  # noqa: E402
 
 ENGINES: dict[str, Any] = {"fast": FastOptimizer, "persistent": Optimizer}
 REPEATS = 5
@@ -52,17 +53,13 @@ def what_ifs() -> list[WhatIf]:
 
 def control_changes(engine: Any) -> list[float]:
     """Solve-side ms of each change in a fresh session running on `engine`."""
-    session_module.FastOptimizer = engine  # type: ignore[attr-defined]
-    try:
-        s = Session(open_workbook(DEFAULT_WORKBOOK))
-        times = []
-        for w in what_ifs():
-            outcome = s.run(w, with_frontier=False)
-            assert outcome.results is not None, outcome.problems
-            times.append(outcome.solve_ms)
-        return times[1:]  # the first builds the model
-    finally:
-        session_module.FastOptimizer = FastOptimizer  # type: ignore[attr-defined]
+    s = Session(open_workbook(DEFAULT_WORKBOOK), engine=engine)
+    times = []
+    for w in what_ifs():
+        outcome = s.run(w, with_frontier=False)
+        assert outcome.results is not None, outcome.problems
+        times.append(outcome.solve_ms)
+    return times[1:]  # the first builds the model
 
 
 def best_of(step: Callable[[], object]) -> float:
@@ -77,28 +74,24 @@ def best_of(step: Callable[[], object]) -> float:
 
 def analysis_steps(engine: Any) -> dict[str, float]:
     """ms of the frontier, policy costs and break-evens with `engine` (model built once each)."""
-    whatif.FastOptimizer = engine  # type: ignore[attr-defined]
-    try:
-        inputs, _ = scenario_inputs(open_workbook(DEFAULT_WORKBOOK))
-        assert inputs is not None
-        data = prepare(inputs)
+    inputs, _ = scenario_inputs(open_workbook(DEFAULT_WORKBOOK))
+    assert inputs is not None
+    data = prepare(inputs)
 
-        def offers() -> None:
-            opt = engine(data)
-            whatif.offer_breakevens(opt, opt.solve())
+    def offers() -> None:
+        opt = engine(data)
+        offer_breakevens(opt, opt.solve())
 
-        def countries() -> None:
-            opt = engine(data)
-            whatif.country_breakevens(opt, opt.solve())
+    def countries() -> None:
+        opt = engine(data)
+        country_breakevens(opt, opt.solve())
 
-        return {
-            "frontier_11_points_ms": best_of(lambda: whatif.cost_of_independence(inputs)),
-            "policy_costs_ms": best_of(lambda: whatif.policy_costs(inputs, engine(data))),
-            "offer_breakevens_ms": best_of(offers),
-            "country_breakevens_ms": best_of(countries),
-        }
-    finally:
-        whatif.FastOptimizer = FastOptimizer  # type: ignore[attr-defined]
+    return {
+        "frontier_11_points_ms": best_of(lambda: cost_of_independence(inputs, engine=engine)),
+        "policy_costs_ms": best_of(lambda: policy_costs(inputs, engine(data))),
+        "offer_breakevens_ms": best_of(offers),
+        "country_breakevens_ms": best_of(countries),
+    }
 
 
 def main() -> None:

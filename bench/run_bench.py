@@ -5,8 +5,8 @@ inputs/default.xlsx, the others come from optimizer.synthetic with seed 0) three
 paths solve the same LP, each in a fresh subprocess so that peak memory is per
 size and path:
 
-- persistent: optimizer.solve.Optimizer (Pyomo's persistent HiGHS interface);
-- fast: optimizer.fast.FastOptimizer (the model compiled once to matrices);
+- persistent: optimizer.model.reference.Optimizer (Pyomo's persistent HiGHS interface);
+- fast: optimizer.model.fast.FastOptimizer (the model compiled once to matrices);
 - raw: the LP exactly as the fast path hands it to HiGHS, passed straight to
   highspy as arrays: the floor, no modelling layer at all.
 
@@ -67,10 +67,11 @@ def peak_rss_mb() -> float:
 def load_data(size: str) -> Any:
     """ModelData of a size: the default workbook, or a synthetic instance in memory."""
     if size == "default":
-        from optimizer.pipeline import DEFAULT_WORKBOOK, model_data, open_workbook
+        from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+        from optimizer.runs.pipeline import model_data
 
         return model_data(open_workbook(DEFAULT_WORKBOOK))[1]
-    from optimizer.synthetic import generate_data
+    from optimizer.model.synthetic import generate_data
 
     return generate_data(size, SEED)
 
@@ -133,7 +134,8 @@ def resolve_ms(opt: Any, data: Any, rounds: int = RESOLVE_ROUNDS) -> dict[str, f
 
 def scenario_rates(make: Any) -> dict[str, float]:
     """Scenarios per second on the default workbook, one optimizer updated per scenario."""
-    from optimizer.pipeline import DEFAULT_WORKBOOK, model_data, open_workbook
+    from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+    from optimizer.runs.pipeline import model_data
 
     wb = open_workbook(DEFAULT_WORKBOOK)
     names = wb.scenario_names
@@ -170,7 +172,8 @@ def child_fast(size: str, lp_out: str) -> dict[str, Any]:
     """The fast path: build, compile, passModel, run, extract; then re-solves."""
     import numpy as np
 
-    from optimizer.fast import FastOptimizer, lp_arrays
+    from optimizer.model.compiled import lp_arrays
+    from optimizer.model.fast import FastOptimizer
 
     data = load_data(size)
     gc.collect()
@@ -234,8 +237,8 @@ class Timed:
 
 
 def child_persistent(size: str) -> dict[str, Any]:
-    """Pyomo's persistent interface, as optimizer.solve.Optimizer uses it."""
-    from optimizer.solve import Optimizer
+    """Pyomo's persistent interface, as optimizer.model.reference.Optimizer uses it."""
+    from optimizer.model.reference import Optimizer
 
     limit = PERSISTENT_MEMORY_MB * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # MemoryError, not a swamped host
@@ -357,7 +360,8 @@ def timed_command(cmd: list[str], repeats: int = 3) -> float:
 def import_costs() -> dict[str, float]:
     """Seconds to import Pyomo, and the fast path with everything it needs (best of 3)."""
     out = {}
-    for key, module in (("pyomo_import_s", "pyomo.environ"), ("fast_import_s", "optimizer.fast")):
+    modules = (("pyomo_import_s", "pyomo.environ"), ("fast_import_s", "optimizer.model.fast"))
+    for key, module in modules:
         code = (
             f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
         )
@@ -646,7 +650,7 @@ def main() -> int:
         f"Python {machine['python']}, {machine['cpus']} CPUs, load average before "
         f"{load_before[0]:.2f}, after {machine['load_average_after'][0]:.2f}. "
         "Each size and path ran in a fresh process; sizes other than `default` are "
-        f"optimizer.synthetic instances (seed {SEED}). Transfer: persistent = "
+        f"optimizer.model.synthetic instances (seed {SEED}). Transfer: persistent = "
         "set_instance and Pyomo's other solve-time work; fast = standard-form compile "
         "(and freeing the Pyomo model) + passModel; raw = passModel. Re-solve: warm, worst "
         "of one tariff change and one capacity change, including update() and the "
@@ -659,7 +663,7 @@ def main() -> int:
         "",
         md_table(RESOLVE_HEADER, resolve_table(records)),
         "",
-        f"Import cost: Pyomo {extra['pyomo_import_s']:.2f} s; optimizer.fast with "
+        f"Import cost: Pyomo {extra['pyomo_import_s']:.2f} s; optimizer.model.fast with "
         f"everything it imports {extra['fast_import_s']:.2f} s.",
         "",
         *(f"- {line}" for line in notes + targets),

@@ -2,6 +2,6 @@
 
 import sys
 
-from optimizer.cli import main
+from optimizer.runs.cli import main
 
 sys.exit(main())

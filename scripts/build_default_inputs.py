@@ -16,8 +16,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optimizer.schema import SHEETS  # noqa: E402
-from optimizer.xlsx import write_input_workbook  # noqa: E402
+from optimizer.common.xlsx import write_input_workbook  # noqa: E402
+from optimizer.contract.schema import SHEETS  # noqa: E402
 
 CSV_DIR = ROOT / "inputs" / "default"
 OUT = ROOT / "inputs" / "default.xlsx"

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from optimizer.pipeline import DEFAULT_WORKBOOK, Workbook, open_workbook, solve_scenario
-from optimizer.results import Results
-from optimizer.xlsx import write_input_workbook
+from optimizer.common.xlsx import write_input_workbook
+from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
+from optimizer.output.results import Results
+from optimizer.runs.pipeline import solve_scenario
 
 Tables = dict[str, list[dict[str, Any]]]
 

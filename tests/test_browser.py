@@ -21,7 +21,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from optimizer.xlsx import write_input_workbook
+from optimizer.common.xlsx import write_input_workbook
 from tests.conftest import ROOT, tiny_tables
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -7,13 +7,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from optimizer.docs import workbook_markdown
-from optimizer.inputs import Inputs
-from optimizer.model_data import ModelData
-from optimizer.pipeline import DEFAULT_WORKBOOK, Workbook, solve_scenario, validate
-from optimizer.results import COST_KEYS, Results
-from optimizer.scenarios import BASELINE
-from optimizer.solve import Status
+from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, validate
+from optimizer.contract.docs import workbook_markdown
+from optimizer.contract.records import Inputs
+from optimizer.contract.scenarios import BASELINE
+from optimizer.model.data import ModelData
+from optimizer.model.solution import Status
+from optimizer.output.results import COST_KEYS, Results
+from optimizer.runs.pipeline import solve_scenario
 from scripts.build_default_inputs import read_tables
 from tests.conftest import ROOT
 

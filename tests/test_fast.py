@@ -15,15 +15,19 @@ from typing import Any
 import highspy
 import pytest
 
-import optimizer.fast as fast
-from optimizer.explain import describe
-from optimizer.fast import FastOptimizer, compile_model
-from optimizer.model import build_model
-from optimizer.model_data import ModelData
-from optimizer.pipeline import Workbook, model_data
-from optimizer.problems import InvalidInputError
-from optimizer.solve import Optimizer, Solution, Status
-from optimizer.synthetic import data_from_tables, generate_data
+import optimizer.model.compiled as compiled
+import optimizer.model.fast as fast
+from optimizer.common.problems import InvalidInputError
+from optimizer.contract.book import Workbook
+from optimizer.model.build import build_model
+from optimizer.model.compiled import compile_model
+from optimizer.model.data import ModelData
+from optimizer.model.explain import describe
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.reference import Optimizer
+from optimizer.model.solution import Solution, Status
+from optimizer.model.synthetic import data_from_tables, generate_data
+from optimizer.runs.pipeline import model_data
 from tests.conftest import Tables, tiny_tables
 
 TOL = {"rel": 1e-9, "abs": 1e-7}
@@ -268,7 +272,7 @@ def test_compile_checks_the_objective_formula(monkeypatch: pytest.MonkeyPatch) -
     """With the objective in the model, a cost formula that differs from Pyomo's is refused."""
     data = data_of("all")
     compile_model(build_model(data))  # agrees
-    monkeypatch.setattr(fast, "_x_costs", lambda buys: [1000.0 * d.price_paid for d in buys])
+    monkeypatch.setattr(compiled, "x_costs", lambda buys: [1000.0 * d.price_paid for d in buys])
     with pytest.raises(RuntimeError, match="objective"):
         compile_model(build_model(data))
 
@@ -285,7 +289,7 @@ def test_solution_values_behave_as_read_only_dicts() -> None:
 
     import numpy as np
 
-    from optimizer.solve import ArrayMap, KeyIndex
+    from optimizer.model.solution import ArrayMap, KeyIndex
 
     values = ArrayMap(KeyIndex([("a", "1"), ("b", "2")]), np.array([1.5, -2.0]))
     assert values[("b", "2")] == -2.0 and values.get(("c", "3"), 7.0) == 7.0
@@ -312,9 +316,9 @@ def test_compiled_columns_are_put_back_in_model_order() -> None:
     import scipy.sparse
 
     a = scipy.sparse.csc_matrix(np.array([[1.0, 0.0, 3.0], [2.0, 4.0, 0.0]]))
-    picked = fast._pick_columns(a, np.array([2, 3, 0, 1]))
+    picked = compiled._pick_columns(a, np.array([2, 3, 0, 1]))
     assert picked.toarray().tolist() == [[3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 2.0, 4.0]]
-    assert fast._pick_columns(a, np.array([], dtype=np.int64)).shape == (2, 0)
+    assert compiled._pick_columns(a, np.array([], dtype=np.int64)).shape == (2, 0)
 
 
 def test_sibling_engines_keep_their_kind_and_threads() -> None:

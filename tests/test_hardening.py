@@ -27,15 +27,18 @@ import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from optimizer import limits, workbook
-from optimizer.cli import _status_code, main
-from optimizer.model_data import ModelData
-from optimizer.pipeline import Workbook, model_data, open_workbook, solve_scenario, validate
-from optimizer.problems import InputFileError, OutputError
-from optimizer.report import summary_markdown, write_scenario_report
-from optimizer.results import make_results
-from optimizer.solve import Optimizer, Status
-from optimizer.xlsx import FORMULA_START, write_input_workbook
+from optimizer.common import limits
+from optimizer.common.problems import InputFileError, OutputError
+from optimizer.common.xlsx import FORMULA_START, write_input_workbook
+from optimizer.contract import package
+from optimizer.contract.book import Workbook, open_workbook, validate
+from optimizer.model.data import ModelData
+from optimizer.model.reference import Optimizer
+from optimizer.model.solution import Status
+from optimizer.output.report import summary_markdown, write_scenario_report
+from optimizer.output.results import make_results
+from optimizer.runs.cli import _status_code, main
+from optimizer.runs.pipeline import model_data, solve_scenario
 from tests import hostile
 from tests.conftest import ROOT, Tables, tiny_tables
 
@@ -185,7 +188,7 @@ def test_utf16_dtd_is_refused(tmp_path: Path) -> None:
 def test_defusedxml_is_the_second_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the DTD check switched off, openpyxl's defusedxml parser still refuses the bomb."""
     assert openpyxl.DEFUSEDXML is True
-    monkeypatch.setattr(workbook, "dtd_in_prolog", lambda *_a, **_k: None)
+    monkeypatch.setattr(package, "dtd_in_prolog", lambda *_a, **_k: None)
     for part in ("sheet", "workbook"):
         sheets = hostile.tables_to_sheets(tiny_tables())
         if part == "sheet":
@@ -685,8 +688,9 @@ def test_time_limit_reports_status_and_bound_honestly(default_wb: Workbook, tmp_
 
 KILL_MID_WRITE = """
 import sys, time, zipfile
-from optimizer.pipeline import open_workbook, solve_scenario
-from optimizer.report import write_scenario_report
+from optimizer.contract.book import open_workbook
+from optimizer.runs.pipeline import solve_scenario
+from optimizer.output.report import write_scenario_report
 inputs, _, res = solve_scenario(open_workbook(sys.argv[1]))
 original, calls = zipfile.ZipFile.writestr, []
 def writestr(self, *args, **kwargs):
@@ -800,7 +804,7 @@ def test_special_files_are_never_replaced(
     assert code == 73 and "not a regular file" in err
     assert fifo.is_fifo()
     with pytest.raises(OutputError, match="not a regular file"):
-        from optimizer.xlsx import write_text_atomic
+        from optimizer.common.files import write_text_atomic
 
         write_text_atomic(fifo, "x")
 
@@ -811,7 +815,7 @@ def test_special_files_are_never_replaced(
 def test_csv_cells_never_start_a_formula_even_after_blanks(text: str, tmp_path: Path) -> None:
     import pandas as pd
 
-    from optimizer.xlsx import write_csv
+    from optimizer.common.xlsx import write_csv
 
     path = tmp_path / "out.csv"
     write_csv(path, pd.DataFrame({"supplier": [text, "Lynas"], "t": [1.0, -2.0]}))

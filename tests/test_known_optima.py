@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from optimizer.results import Results
-from optimizer.solve import Status
+from optimizer.model.solution import Status
+from optimizer.output.results import Results
 from tests.conftest import Tables
 
 Solve = Callable[..., Results]

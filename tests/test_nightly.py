@@ -12,9 +12,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from optimizer.executor import run_tasks
-from optimizer.nightly import NightlyOptions, run_nightly
-from optimizer.pipeline import DEFAULT_WORKBOOK
+from optimizer.common.executor import run_tasks
+from optimizer.contract.book import DEFAULT_WORKBOOK
+from optimizer.runs.nightly import NightlyOptions, run_nightly
 from tests.conftest import ROOT
 from tests.crashy import square_or_die, square_or_raise
 
@@ -127,8 +127,8 @@ def test_a_write_failure_leaves_the_previous_run_intact(
     out = tmp_path / "reports"
     good = night(DEFAULT_WORKBOOK, out, T0)
     before = (good.folder / "baseline" / "report.xlsx").read_bytes()
-    import optimizer.nightly as nightly
-    from optimizer.problems import OutputError
+    import optimizer.runs.nightly as nightly
+    from optimizer.common.problems import OutputError
 
     def disk_full(*_: object, **__: object) -> None:
         raise OutputError("cannot write comparison.xlsx: No space left on device")
@@ -147,7 +147,7 @@ def test_a_killed_run_leaves_the_previous_run_intact(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from datetime import datetime, UTC\n"
-        "import optimizer.nightly as n\n"
+        "import optimizer.runs.nightly as n\n"
         "def die(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "n.write_frontier = die\n"  # after every scenario report, before the manifest

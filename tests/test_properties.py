@@ -16,15 +16,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.inputs import Inputs, parse_inputs
-from optimizer.model_data import ModelData, prepare
-from optimizer.pipeline import model_data, open_workbook
-from optimizer.problems import errors
-from optimizer.results import make_results
-from optimizer.schema import SHEETS_BY_NAME
-from optimizer.solve import Optimizer, Solution, Status
-from optimizer.workbook import RawCell, RawRow, RawTable, RawWorkbook
-from optimizer.xlsx import write_input_workbook
+from optimizer.common.problems import errors
+from optimizer.common.xlsx import write_input_workbook
+from optimizer.contract.book import open_workbook
+from optimizer.contract.parse import parse_inputs
+from optimizer.contract.records import Inputs
+from optimizer.contract.schema import SHEETS_BY_NAME
+from optimizer.contract.workbook import RawCell, RawRow, RawTable, RawWorkbook
+from optimizer.model.data import ModelData, prepare
+from optimizer.model.reference import Optimizer
+from optimizer.model.solution import Solution, Status
+from optimizer.output.results import make_results
+from optimizer.runs.pipeline import model_data
 from tests.conftest import Tables
 
 TOL = 1e-6

@@ -10,9 +10,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from optimizer.pipeline import open_workbook, solve_scenario
-from optimizer.problems import OutputError
-from optimizer.report import write_scenario_report
+from optimizer.common.problems import OutputError
+from optimizer.contract.book import open_workbook
+from optimizer.output.report import write_scenario_report
+from optimizer.runs.pipeline import solve_scenario
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.pipeline import find_scenario, open_workbook, scenario_inputs, validate
-from optimizer.results import Results
+from optimizer.contract.book import find_scenario, open_workbook, scenario_inputs, validate
+from optimizer.output.results import Results
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]
@@ -55,7 +55,7 @@ def test_full_key_adds_a_row_and_later_rows_fill_it(solve: Solve, tables: Tables
 def tables_path(tables: Tables) -> str:
     import tempfile
 
-    from optimizer.xlsx import write_input_workbook
+    from optimizer.common.xlsx import write_input_workbook
 
     path = tempfile.mkstemp(suffix=".xlsx")[1]
     write_input_workbook(path, tables)

@@ -9,8 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from optimizer.pipeline import Workbook, open_workbook, solve_scenario
-from optimizer.session import (
+from optimizer.contract.book import Workbook, open_workbook
+from optimizer.model.solution import Status
+from optimizer.runs.pipeline import solve_scenario
+from optimizer.runs.session import (
     Session,
     WhatIf,
     apply_whatif,
@@ -18,7 +20,6 @@ from optimizer.session import (
     open_upload,
     report_bytes,
 )
-from optimizer.solve import Status
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]

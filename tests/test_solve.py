@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.model_data import ModelData, check_finite
-from optimizer.pipeline import Workbook, model_data, open_workbook
-from optimizer.problems import InvalidInputError
-from optimizer.solve import Optimizer, Status
+from optimizer.common.problems import InvalidInputError
+from optimizer.contract.book import Workbook, open_workbook
+from optimizer.model.data import ModelData, check_finite
+from optimizer.model.reference import Optimizer
+from optimizer.model.solution import Status
+from optimizer.runs.pipeline import model_data
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]

@@ -11,13 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from optimizer import stress
-from optimizer.inputs import Inputs, parse_inputs
-from optimizer.model_data import ModelData, prepare
-from optimizer.pipeline import DEFAULT_WORKBOOK, model_data, open_workbook, solve_scenario
-from optimizer.problems import InvalidInputError, OutputError
-from optimizer.schema import SHEETS_BY_NAME
-from optimizer.stress import (
+from optimizer.analysis import risks, stress
+from optimizer.analysis.risks import (
     ANY,
     COUNTRY_OUTAGE,
     EACH,
@@ -29,10 +24,16 @@ from optimizer.stress import (
     apply_disruptions,
     default_risks,
     draw_samples,
-    run_stress,
-    stress_lines,
-    write_stress_report,
 )
+from optimizer.analysis.stress import run_stress
+from optimizer.common.problems import InvalidInputError, OutputError
+from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+from optimizer.contract.parse import parse_inputs
+from optimizer.contract.records import Inputs
+from optimizer.contract.schema import SHEETS_BY_NAME
+from optimizer.model.data import ModelData, prepare
+from optimizer.output.stress_report import stress_lines, write_stress_report
+from optimizer.runs.pipeline import model_data, solve_scenario
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]
@@ -252,13 +253,13 @@ def test_defaults_apply_without_a_risks_sheet(tables: Tables, write: Write) -> N
     ]
     probability = dict(zip(result.risks["risk"], result.risks["probability"], strict=True))
     assert probability == {
-        SUPPLIER_OUTAGE: stress.DEFAULT_SUPPLIER_OUTAGE,
-        COUNTRY_OUTAGE: stress.DEFAULT_COUNTRY_OUTAGE,
-        EXPORT_BAN: stress.DEFAULT_EXPORT_BAN,  # "Ga" is not one of the controlled names
-        TARIFF_SHOCK: stress.DEFAULT_TARIFF_SHOCK,
+        SUPPLIER_OUTAGE: risks.DEFAULT_SUPPLIER_OUTAGE,
+        COUNTRY_OUTAGE: risks.DEFAULT_COUNTRY_OUTAGE,
+        EXPORT_BAN: risks.DEFAULT_EXPORT_BAN,  # "Ga" is not one of the controlled names
+        TARIFF_SHOCK: risks.DEFAULT_TARIFF_SHOCK,
     }
     assert 0 < result.samples["n_disruptions"].astype(bool).mean() < 1
-    assert SHEETS_BY_NAME["risks"].column("risk").choices == stress.RISK_KINDS
+    assert SHEETS_BY_NAME["risks"].column("risk").choices == risks.RISK_KINDS
     # the default workbook names controlled materials: higher ban probabilities there
     _, data = _default_data()
     bans = {r.target: r.probability for r in default_risks(data) if r.risk == EXPORT_BAN}
@@ -283,7 +284,7 @@ def test_risks_sheet_problems_are_cited_by_cell(tables: Tables, write: Write) ->
     with pytest.raises(InvalidInputError) as caught:
         run_stress(path, samples=5)
     shown = [str(p) for p in caught.value.problems]
-    assert [str(p) for p in stress.risk_problems(open_workbook(path))] == shown
+    assert [str(p) for p in risks.risk_problems(open_workbook(path))] == shown
     expected = [
         'Risks!B2: supplier "CN2" is not in Suppliers',
         'Risks!B3: country "Japna" is not in Countries (did you mean "Japan"?)',

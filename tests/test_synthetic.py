@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli import main
-from optimizer.fast import FastOptimizer
-from optimizer.pipeline import model_data, open_workbook
-from optimizer.solve import Status
-from optimizer.synthetic import data_from_tables, dims_for, generate_tables, write_workbook
+from optimizer.contract.book import open_workbook
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.solution import Status
+from optimizer.model.synthetic import data_from_tables, dims_for, generate_tables, write_workbook
+from optimizer.runs.cli import main
+from optimizer.runs.pipeline import model_data
 
 
 def test_same_seed_same_instance_other_seed_other_instance() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from optimizer.pipeline import open_workbook, validate
-from optimizer.problems import InputFileError, InvalidInputError
-from optimizer.xlsx import write_input_workbook
+from optimizer.common.problems import InputFileError, InvalidInputError
+from optimizer.common.xlsx import write_input_workbook
+from optimizer.contract.book import open_workbook, validate
 from tests.conftest import Tables
 
 Write = Callable[[Tables], Path]
@@ -138,7 +138,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_invalid_input_error_carries_only_errors(write: Write, tables: Tables) -> None:
-    from optimizer.pipeline import check_all
+    from optimizer.contract.book import check_all
 
     tables["Offers"][0]["price_usd_per_kg"] = "x"
     with pytest.raises(InvalidInputError) as info:

@@ -17,16 +17,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from optimizer.pipeline import Workbook, model_data, open_workbook, solve_scenario
-from optimizer.solve import Optimizer, Status
-from optimizer.whatif import (
-    compare,
-    cost_of_independence,
-    country_breakevens,
-    offer_breakevens,
-    plan_changes_at,
-    policy_costs,
-)
+from optimizer.analysis.breakevens import country_breakevens, offer_breakevens, plan_changes_at
+from optimizer.analysis.frontier import cost_of_independence
+from optimizer.analysis.policy import policy_costs
+from optimizer.contract.book import Workbook, open_workbook
+from optimizer.model.reference import Optimizer
+from optimizer.model.solution import Status
+from optimizer.output.compare import compare
+from optimizer.runs.pipeline import model_data, solve_scenario
 from tests.conftest import ROOT, Tables
 
 Write = Callable[[Tables], Path]

@@ -1,0 +1,165 @@
+"""Policy costs: what each active lever (exclusion, caps, floors, offtakes, reserves) adds.
+
+Each lever is switched off in turn and the plan re-solved on the same warm engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from optimizer.analysis.replan import resolve
+from optimizer.common.format import money_m, period_span
+from optimizer.contract.records import Inputs, Offtake, PriceFloor, Stockpile
+from optimizer.model.data import prepare
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.solution import Engine, Status
+
+# --------------------------------------------------------------------------- 3. policy costs
+
+
+Relax = Callable[[Inputs], Inputs]
+
+
+def _index_all(_: tuple[str, ...]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Lever:
+    """An active policy and how to switch it off."""
+
+    name: str
+    kind: str
+    relax: Relax
+    family: str | None = None  # constraint family whose duals price it
+    match: Callable[[tuple[str, ...]], bool] = _index_all
+
+
+def _relax_settings(**changes: Any) -> Relax:
+    def relax(i: Inputs) -> Inputs:
+        return replace(i, settings=replace(i.settings, **changes))
+
+    return relax
+
+
+def _relax_floor(floor: PriceFloor) -> Relax:
+    def relax(i: Inputs) -> Inputs:
+        return replace(i, price_floors=tuple(f for f in i.price_floors if f != floor))
+
+    return relax
+
+
+def _relax_offtake(offtake: Offtake) -> Relax:
+    def relax(i: Inputs) -> Inputs:
+        return replace(
+            i, offtakes=tuple(replace(k, min_t=0.0) if k == offtake else k for k in i.offtakes)
+        )
+
+    return relax
+
+
+def _relax_reserve(stock: Stockpile) -> Relax:
+    def relax(i: Inputs) -> Inputs:
+        return replace(
+            i, stockpile=tuple(replace(s, reserve_t=0.0) if s == stock else s for s in i.stockpile)
+        )
+
+    return relax
+
+
+def _rows_of(*prefix: str) -> Callable[[tuple[str, ...]], bool]:
+    def match(index: tuple[str, ...]) -> bool:
+        return index[: len(prefix)] == prefix
+
+    return match
+
+
+def active_levers(inputs: Inputs) -> list[Lever]:
+    """Every restricting policy in force: exclusion or cap, country cap, allied minimum,
+    each price floor, each offtake minimum, each stockpile reserve."""
+    s = inputs.settings
+    levers: list[Lever] = []
+    if s.exclude_china:
+        levers.append(Lever("China exclusion", "china", _relax_settings(exclude_china=False)))
+    elif s.max_china_share < 1:
+        name = f"China share cap {s.max_china_share:.0%}"
+        levers.append(Lever(name, "china", _relax_settings(max_china_share=1.0), "china_cap"))
+    if s.max_country_share < 1:
+        name = f"country share cap {s.max_country_share:.0%}"
+        relax = _relax_settings(max_country_share=1.0)
+        levers.append(Lever(name, "country", relax, "country_cap"))
+    if s.min_allied_share > 0:
+        name = f"allied share minimum {s.min_allied_share:.0%}"
+        levers.append(Lever(name, "allied", _relax_settings(min_allied_share=0.0), "allied_min"))
+    for f in inputs.price_floors:
+        name = f"${f.floor_usd_per_kg:,.0f}/kg {f.material} floor ({f.applies_to})"
+        levers.append(Lever(name, "price_floor", _relax_floor(f)))
+    for k in inputs.offtakes:
+        if k.min_t <= 0:
+            continue
+        name = f"{k.supplier} {k.material} offtake minimum {k.min_t:,.6g} t"
+        if k.take_or_pay is None:
+            family = "offtake_min"
+        else:
+            family = "take_or_pay"
+            name += f" (take-or-pay {k.take_or_pay:.0%})"
+        levers.append(
+            Lever(name, "offtake", _relax_offtake(k), family, _rows_of(k.supplier, k.material))
+        )
+    for st in inputs.stockpile:
+        if st.reserve_t > 0:
+            name = f"{st.material} stock reserve {st.reserve_t:,.6g} t"
+            relax = _relax_reserve(st)
+            levers.append(Lever(name, "stockpile", relax, "reserve_min", _rows_of(st.material)))
+    return levers
+
+
+def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
+    """Cost each active lever adds, by re-solving without it (and its duals where it has a row).
+
+    cost_usd >= 0 for every restricting policy: removing a restriction cannot raise the optimum.
+    """
+    cols = ["lever", "kind", "cost_usd", "cost_pct", "status_without", "dual_usd_per_t", "sentence"]
+    levers = active_levers(inputs)
+    if not levers:
+        return pd.DataFrame(columns=cols)
+    data = prepare(inputs)
+    opt = opt or FastOptimizer(data)
+    base = resolve(opt, data)
+    rows = []
+    for lever in levers:
+        dual = None
+        if lever.family and base.status is Status.OPTIMAL:
+            dual = sum(
+                abs(v) for idx, v in base.duals.get(lever.family, {}).items() if lever.match(idx)
+            )
+        without = resolve(opt, prepare(lever.relax(inputs)))
+        cost = pct = None
+        if base.status is Status.OPTIMAL and without.status is Status.OPTIMAL:
+            assert base.objective_usd is not None and without.objective_usd is not None
+            cost = base.objective_usd - without.objective_usd
+            pct = cost / without.objective_usd if without.objective_usd else None
+        sentence = (
+            f"The {lever.name} costs {money_m(cost)} over {period_span(data.periods)}"
+            + (f" ({pct:+.1%})" if pct is not None else "")
+            if cost is not None
+            else f"The {lever.name}: cost unknown (plan {base.status.value}, "
+            f"without it {without.status.value})"
+        )
+        rows.append(
+            {
+                "lever": lever.name,
+                "kind": lever.kind,
+                "cost_usd": cost,
+                "cost_pct": pct,
+                "status_without": without.status.value,
+                "dual_usd_per_t": dual,
+                "sentence": sentence,
+            }
+        )
+    opt.update(data)  # leave the model as we found it
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,41 @@
+"""What every what-if analysis shares: re-solve a warm engine on changed data, cost per material.
+
+Every analysis re-solves one built model: it changes parameters through the
+engine's `update` (which rebuilds only when the index sets change) and lets
+HiGHS warm-start from the previous basis. Money is USD, quantities t, rates
+fractions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from optimizer.contract.schema import KG_PER_T
+from optimizer.model.data import ModelData
+from optimizer.model.solution import Engine, Solution
+
+
+def material_costs(data: ModelData, sol: Solution) -> dict[str, float]:
+    """USD per material: landed purchases, take-or-pay, unmet penalty and holding."""
+    cost = dict.fromkeys(data.materials, 0.0)
+    for b, q in sol.x.items():
+        cost[b[1]] += q * KG_PER_T * data.buys[b].landed
+    for b, q in sol.untaken.items():
+        cost[b[1]] += q * KG_PER_T * data.take_or_pay[b][1] * data.buys[b].price_paid
+    for (m, _), q in sol.unmet.items():
+        cost[m] += q * KG_PER_T * data.settings.unmet_penalty_usd_per_kg
+    for (m, _), q in sol.stock.items():
+        cost[m] += q * KG_PER_T * data.stock[m].holding_usd_per_kg
+    return cost
+
+
+def resolve(opt: Engine, data: ModelData) -> Solution:
+    """Point `opt` at `data` and solve (warm when the structure is unchanged)."""
+    opt.update(data)
+    return opt.solve()
+
+
+def with_settings(data: ModelData, **changes: Any) -> ModelData:
+    """A copy of `data` with some settings changed."""
+    return replace(data, settings=replace(data.settings, **changes))

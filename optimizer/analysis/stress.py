@@ -1,0 +1,231 @@
+"""Monte Carlo stress test: random disruptions, each sample re-optimised.
+
+A sample is one draw of the whole planning horizon: every risk (a Risks sheet
+row, or the defaults below) happens or not with its probability. A sample's
+disruptions are applied to the base ModelData (bounds and capacities scaled
+down, tariffs raised) and the plan is re-optimised, so a sample's cost is what
+the buyer pays after re-planning around the disruption (perfect recourse: a
+lower bound on the real cost of the disruption).
+
+Reproducibility: every sample's disruptions are drawn in the parent, up front,
+from `numpy.random.default_rng(seed)`; samples are then cut into chunks of a
+fixed size (never dependent on the worker count), each chunk re-solves its
+samples in order on one warm optimizer, and results are gathered in sample
+order. The same seed therefore gives the same numbers serially, on a process
+pool or on Dask. A chunk that fails (twice) is reported: its samples have
+status `failed` and are counted, never dropped.
+
+Money is USD (total cost = the model's objective, unmet penalty included),
+quantities t, probabilities and rates fractions.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+from optimizer.analysis.risks import (
+    SUPPLIER_OUTAGE,
+    Disruption,
+    apply_disruptions,
+    default_risks,
+    draw_samples,
+    read_risks,
+    scenario_raw,
+)
+from optimizer.analysis.stress_result import (
+    SampleOutcome,
+    StressResult,
+    drivers_table,
+    risks_table,
+    samples_table,
+    shortfall_table,
+    summary_table,
+    suppliers_table,
+)
+from optimizer.common.executor import Executor, TaskOutcome, run_tasks
+from optimizer.common.problems import InvalidInputError, errors
+from optimizer.contract.book import open_workbook, scenario_inputs
+from optimizer.contract.parse import require_valid
+from optimizer.contract.records import Inputs
+from optimizer.contract.scenarios import BASELINE
+from optimizer.contract.schema import KG_PER_T
+from optimizer.model.data import ModelData, prepare
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.solution import EPS_T, Engine, Status
+
+#: Samples per task: fixed (not derived from the worker count) so results never depend on it.
+DEFAULT_CHUNK: Final = 25
+DEFAULT_SAMPLES: Final = 500
+
+
+def stress_base(inputs: Inputs) -> ModelData:
+    """The model data samples start from: unmet demand always allowed, at the workbook's
+    penalty, so a disruption shows as a measured shortfall rather than an infeasible plan."""
+    data = prepare(inputs)
+    if data.settings.allow_unmet:
+        return data
+    return replace(data, settings=replace(data.settings, allow_unmet=True))
+
+
+# --------------------------------------------------------------------------- solving
+
+
+@dataclass(frozen=True)
+class StressChunk:
+    """Consecutive samples solved by one task; the workbook travels as bytes."""
+
+    workbook: bytes
+    name: str
+    scenario: str
+    first: int  # index of the chunk's first sample
+    samples: tuple[tuple[Disruption, ...], ...]
+    time_limit: float | None = None
+    threads: int = 1
+
+
+def solve_sample(
+    opt: Engine,
+    base: ModelData,
+    disruptions: Sequence[Disruption],
+    time_limit: float | None = None,
+    keep_plan: bool = False,
+) -> SampleOutcome:
+    """Apply the disruptions to `base`, update the warm model in place and re-solve."""
+    start = time.perf_counter()
+    data = apply_disruptions(base, disruptions)
+    in_place = opt.update(data)
+    sol = opt.solve(time_limit)
+    optimal = sol.status is Status.OPTIMAL
+    unmet = dict.fromkeys(data.materials, 0.0)
+    for (m, _), q in sol.unmet.items():
+        unmet[m] += q
+    bought: dict[str, float] = {}
+    if keep_plan:
+        for b, q in sol.x.items():
+            bought[b[0]] = bought.get(b[0], 0.0) + q
+        for b, q in sol.untaken.items():  # a take-or-pay charge counts as depending on it
+            bought[b[0]] = bought.get(b[0], 0.0) + q
+    return SampleOutcome(
+        status=sol.status.value,
+        total_cost_usd=sol.objective_usd if optimal else None,
+        penalty_usd=sum(unmet.values()) * KG_PER_T * data.settings.unmet_penalty_usd_per_kg,
+        unmet_t=tuple(unmet.values()),
+        bought_t=bought,
+        seconds=time.perf_counter() - start,
+        rebuilt=not in_place,
+    )
+
+
+def stress_chunk(chunk: StressChunk) -> list[SampleOutcome]:
+    """Re-solve a chunk's samples on one warm optimizer (runs in a worker, HiGHS on one thread)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / chunk.name
+        path.write_bytes(chunk.workbook)
+        wb = open_workbook(path)
+        inputs, problems = scenario_inputs(wb, chunk.scenario)
+    base = stress_base(require_valid(inputs, problems))
+    opt = FastOptimizer(base, threads=chunk.threads)
+    return [solve_sample(opt, base, s, chunk.time_limit) for s in chunk.samples]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_stress(
+    workbook: str | Path,
+    scenario: str = BASELINE,
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    executor: Executor = "serial",
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    time_limit: float | None = None,
+    retries: int = 1,
+) -> StressResult:
+    """Draw `samples` disruption sets from `seed`, re-optimise each, and tabulate.
+
+    Raises InputFileError (unreadable workbook), KeyError (unknown scenario),
+    InvalidInputError (invalid data or Risks rows, every problem cited) and
+    ValueError (samples < 1, chunk_size < 1, seed < 0).
+    """
+    start = time.perf_counter()
+    if samples < 1 or chunk_size < 1 or seed < 0:
+        raise ValueError(
+            f"need samples >= 1, chunk_size >= 1 and seed >= 0 "
+            f"(got {samples}, {chunk_size}, {seed})"
+        )
+    path = Path(workbook)
+    wb = open_workbook(path)
+    blob = path.read_bytes()
+    inputs, problems = scenario_inputs(wb, scenario)
+    sheet_risks, risk_problems = read_risks(scenario_raw(wb, scenario), inputs)
+    problems += risk_problems
+    if inputs is None or errors(problems):
+        raise InvalidInputError(problems)
+    base = stress_base(inputs)
+    risks = sheet_risks if sheet_risks is not None else default_risks(base)
+    draws = draw_samples(risks, base, samples, seed)
+
+    # the chosen plan, and each supplier it relies on lost alone, in the parent
+    opt = FastOptimizer(base, threads=1)
+    baseline = solve_sample(opt, base, (), time_limit, keep_plan=True)
+    alone = {
+        s: solve_sample(opt, base, (Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit)
+        for s in sorted(baseline.bought_t)
+        if baseline.bought_t[s] > EPS_T
+    }
+
+    tasks = [
+        (
+            f"stress-{first + 1:06d}-{min(first + chunk_size, samples):06d}",
+            StressChunk(
+                blob,
+                path.name,
+                scenario,
+                first,
+                tuple(draws[first : first + chunk_size]),
+                time_limit,
+            ),
+        )
+        for first in range(0, samples, chunk_size)
+    ]
+    outcomes: list[TaskOutcome[list[SampleOutcome]]] = run_tasks(
+        stress_chunk, tasks, executor, workers, scheduler, retries
+    )
+    per_sample: list[SampleOutcome | str] = []
+    for (_, chunk), out in zip(tasks, outcomes, strict=True):
+        if out.ok and out.value is not None and len(out.value) == len(chunk.samples):
+            per_sample += out.value
+        else:
+            per_sample += [f"chunk {out.key} failed: {out.error or 'no result'}"] * len(
+                chunk.samples
+            )
+
+    table = samples_table(base, draws, per_sample, baseline)
+    warnings = [str(p) for p in problems if p.severity == "warning"]
+    return StressResult(
+        scenario=scenario,
+        seed=seed,
+        samples=table,
+        summary=summary_table(
+            table,
+            baseline,
+            (samples, seed, scenario, sheet_risks is not None),
+            rebuilds=sum(isinstance(o, SampleOutcome) and o.rebuilt for o in per_sample),
+        ),
+        unmet=shortfall_table(base, table, baseline),
+        suppliers=suppliers_table(base, risks, draws, table, baseline, alone),
+        drivers=drivers_table(draws, table),
+        risks=risks_table(risks, sheet_risks is not None),
+        seconds=time.perf_counter() - start,
+        risks_source="Risks sheet" if sheet_risks is not None else "defaults",
+        executor=executor,
+        workers=workers,
+        warnings=warnings,
+    )

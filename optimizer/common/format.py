@@ -1,0 +1,70 @@
+"""Numbers and text for people: one set of formatters for every writer, the CLI and the app.
+
+Money is shown in millions of USD, shares and rates as percentages, quantities
+in tonnes. Each formatter takes the value (None, NaN and infinities count as
+missing and show as `missing`), whether to sign it and how many decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """Text from a file made safe to show: control characters escaped, long text cut."""
+    shown = "".join(
+        c if c.isprintable() else ESCAPES.get(c, f"\\x{ord(c):02x}") for c in text[: limit + 1]
+    )
+    return shown[:limit] + "..." if len(shown) > limit else shown
+
+
+def number(value: Any) -> float | None:
+    """A finite float, or None for None, NaN, infinities and anything not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def money_m(value: Any, signed: bool = False, decimals: int = 1, missing: str = "n/a") -> str:
+    """`$1,541.8 M`; signed: `+$2.3 M` / `-$0.5 M`."""
+    v = number(value)
+    if v is None:
+        return missing
+    sign = ("+" if v >= 0 else "-") if signed else ("-" if v < 0 else "")
+    return f"{sign}${abs(v) / 1e6:,.{decimals}f} M"
+
+
+def millions(value: Any, signed: bool = False, decimals: int = 2, missing: str = "-") -> str:
+    """A plain number of millions for a table column headed `USD M`: `1,541.83`, `+2.30`."""
+    v = number(value)
+    if v is None:
+        return missing
+    return f"{v / 1e6:+,.{decimals}f}" if signed else f"{v / 1e6:,.{decimals}f}"
+
+
+def pct(value: Any, signed: bool = False, decimals: int = 1, missing: str = "n/a") -> str:
+    """A fraction as a percentage: `45.8%`; signed: `+12.5%`."""
+    v = number(value)
+    if v is None:
+        return missing
+    return f"{v:+.{decimals}%}" if signed else f"{v:.{decimals}%}"
+
+
+def tonnes(value: Any, decimals: int = 1, missing: str = "n/a", unit: bool = False) -> str:
+    """`2,145.0` (or `2,145.0 t` with unit)."""
+    v = number(value)
+    if v is None:
+        return missing
+    return f"{v:,.{decimals}f}" + (" t" if unit else "")
+
+
+def period_span(periods: tuple[str, ...] | list[str]) -> str:
+    """`2026-2028` for several periods, `2026` for one."""
+    return periods[0] if len(periods) == 1 else f"{periods[0]}-{periods[-1]}"

@@ -1,0 +1,148 @@
+"""The typed records of a checked workbook: one frozen dataclass per sheet row, and Inputs.
+
+Every record keeps `refs` (column -> `Sheet!Cell`) so any later check can cite
+the cell a value came from. Scenarios and what-ifs make modified copies; a
+record is never mutated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _refs() -> Mapping[str, str]:
+    return field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Material:
+    """A material being sourced (quantities in tonnes)."""
+
+    material: str
+    unit: str = "t"
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Demand for a material in a period, t."""
+
+    material: str
+    period: str
+    demand_t: float
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Country:
+    """An origin country, its US tariff rate (fraction) and policy flags."""
+
+    country: str
+    tariff_rate: float
+    allied: bool = False
+    china: bool | None = None  # None until resolved: TRUE only for the row named China
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """A facility; capacity_t per period is shared by all its offers (None = no limit)."""
+
+    supplier: str
+    country: str
+    capacity_t: float | None = None
+    high_standard: bool = False
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A supplier's offer of a material; period None = every period without its own row."""
+
+    supplier: str
+    material: str
+    price_usd_per_kg: float
+    max_t: float | None = None
+    freight_usd_per_kg: float = 0.0
+    period: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class TariffOverride:
+    """A per-material tariff rate replacing the country rate."""
+
+    country: str
+    material: str
+    tariff_rate: float
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class PriceFloor:
+    """Minimum price paid, USD/kg, for `high_standard` suppliers or `all`."""
+
+    material: str
+    floor_usd_per_kg: float
+    applies_to: str = "high_standard"
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Offtake:
+    """An offtake on a supplier's offer: per-period min/max t, take-or-pay, contract price."""
+
+    supplier: str
+    material: str
+    min_t: float = 0.0
+    max_t: float | None = None
+    take_or_pay: float | None = None
+    contract_price_usd_per_kg: float | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Stockpile:
+    """A stocked material: initial t, reserve t at every period end, holding USD/kg per period."""
+
+    material: str
+    initial_t: float = 0.0
+    reserve_t: float = 0.0
+    holding_usd_per_kg: float = 0.0
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Policy switches (defaults in schema.SETTINGS)."""
+
+    exclude_china: bool = False
+    max_china_share: float = 1.0
+    max_country_share: float = 1.0
+    min_allied_share: float = 0.0
+    unmet_penalty_usd_per_kg: float = 100_000.0
+    allow_unmet: bool = True
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Every input of one run, typed and checked; scenarios make modified copies."""
+
+    materials: tuple[Material, ...]
+    demand: tuple[Demand, ...]
+    countries: tuple[Country, ...]
+    suppliers: tuple[Supplier, ...]
+    offers: tuple[Offer, ...]
+    tariff_overrides: tuple[TariffOverride, ...] = ()
+    price_floors: tuple[PriceFloor, ...] = ()
+    offtakes: tuple[Offtake, ...] = ()
+    stockpile: tuple[Stockpile, ...] = ()
+    settings: Settings = field(default_factory=Settings)
+    source: str = ""
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        """Period labels in order of first appearance in Demand."""
+        return tuple(dict.fromkeys(d.period for d in self.demand))

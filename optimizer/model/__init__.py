@@ -1,0 +1,3 @@
+"""The model: ModelData from Inputs, the Pyomo LP (one function per constraint family), the
+compiled fast path and the reference engine on HiGHS, infeasibility explanations, synthetic
+instances."""

@@ -1,0 +1,244 @@
+"""From checked inputs to the numbers the LP is built from.
+
+Everything the model needs is resolved here, once: which (supplier, material,
+period) purchases exist, the price actually paid (contract price, then the
+floor), the tariff rate (override, else country), landed cost, upper bounds.
+`ModelData.structure` holds only what shapes the index sets; two ModelData
+with the same structure differ only in parameter values, so a built model can
+be updated in place instead of rebuilt.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from optimizer.common.problems import Problem
+from optimizer.contract.records import Inputs, Offer, Settings
+
+Buy = tuple[str, str, str]  # (supplier, material, period)
+MT = tuple[str, str]  # (material, period)
+
+
+@dataclass(frozen=True)
+class BuyData:
+    """Everything about one possible purchase x[supplier, material, period] (tonnes)."""
+
+    supplier: str
+    material: str
+    period: str
+    country: str
+    china: bool
+    allied: bool
+    high_standard: bool
+    offer_price: float  # USD/kg as quoted
+    price_paid: float  # USD/kg after contract price and floor: the customs value
+    floor_applied: bool
+    tariff_rate: float  # fraction of price_paid
+    freight: float  # USD/kg, not dutiable
+    upper_t: float  # math.inf when unlimited; 0 when excluded
+
+    @property
+    def landed(self) -> float:
+        """Landed cost USD/kg = price_paid * (1 + tariff) + freight."""
+        return self.price_paid * (1.0 + self.tariff_rate) + self.freight
+
+
+@dataclass(frozen=True)
+class StockData:
+    """Stockpile parameters of one material."""
+
+    initial_t: float
+    reserve_t: float
+    holding_usd_per_kg: float
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The index sets: equal structures mean a built model can be updated in place."""
+
+    periods: tuple[str, ...]
+    materials: tuple[str, ...]
+    buys: tuple[Buy, ...]
+    capacity: tuple[tuple[str, str], ...]  # (supplier, period) with a capacity
+    hard_minimum: tuple[Buy, ...]
+    take_or_pay: tuple[Buy, ...]
+    stock: tuple[str, ...]
+    allow_unmet: bool
+    country_cap: bool
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """All LP coefficients, keyed by index tuples; built by `prepare`."""
+
+    periods: tuple[str, ...]
+    materials: tuple[str, ...]
+    demand: dict[MT, float]
+    buys: dict[Buy, BuyData]
+    capacity: dict[tuple[str, str], float]  # (supplier, period) -> t
+    hard_minimum: dict[Buy, float]  # t
+    take_or_pay: dict[Buy, tuple[float, float]]  # (minimum t, fraction of price paid)
+    stock: dict[str, StockData]
+    settings: Settings
+    countries: dict[str, tuple[bool, bool]]  # country -> (china, allied)
+
+    @property
+    def structure(self) -> Structure:
+        """The shape of the model (see Structure)."""
+        return Structure(
+            periods=self.periods,
+            materials=self.materials,
+            buys=tuple(self.buys),
+            capacity=tuple(self.capacity),
+            hard_minimum=tuple(self.hard_minimum),
+            take_or_pay=tuple(self.take_or_pay),
+            stock=tuple(self.stock),
+            allow_unmet=self.settings.allow_unmet,
+            country_cap=self.settings.max_country_share < 1.0,
+        )
+
+    def order(self, b: Buy) -> tuple[int, int, str]:
+        """Sort key for purchases: material as listed, period in order, then supplier."""
+        return (self.materials.index(b[1]), self.periods.index(b[2]), b[0])
+
+    def buys_of(self, material: str, period: str) -> list[Buy]:
+        """Purchases that can serve a material in a period."""
+        return [b for b in self.buys if b[1] == material and b[2] == period]
+
+
+def _offer_for_period(offers: list[Offer], period: str) -> Offer | None:
+    """The period's own row, else the blank-period row."""
+    specific = [o for o in offers if o.period == period]
+    if specific:
+        return specific[0]
+    generic = [o for o in offers if o.period is None]
+    return generic[0] if generic else None
+
+
+def prepare(inputs: Inputs) -> ModelData:
+    """Resolve prices, tariffs, bounds and index sets from checked inputs."""
+    periods = inputs.periods
+    materials = tuple(m.material for m in inputs.materials)
+    settings = inputs.settings
+    countries = {c.country: c for c in inputs.countries}
+    suppliers = {s.supplier: s for s in inputs.suppliers}
+    overrides = {(o.country, o.material): o.tariff_rate for o in inputs.tariff_overrides}
+    floors = {f.material: f for f in inputs.price_floors}
+    offtakes = {(k.supplier, k.material): k for k in inputs.offtakes}
+
+    lanes: dict[tuple[str, str], list[Offer]] = {}
+    for offer in inputs.offers:
+        lanes.setdefault((offer.supplier, offer.material), []).append(offer)
+
+    buys: dict[Buy, BuyData] = {}
+    hard_minimum: dict[Buy, float] = {}
+    take_or_pay: dict[Buy, tuple[float, float]] = {}
+    # sorted, so the LP's column order (and so its choice among equal-cost plans) does not
+    # depend on the order of rows in the workbook
+    for (supplier_name, material), offers in sorted(lanes.items()):
+        supplier = suppliers[supplier_name]
+        country = countries[supplier.country]
+        offtake = offtakes.get((supplier_name, material))
+        floor = floors.get(material)
+        for period in periods:
+            chosen = _offer_for_period(offers, period)
+            if chosen is None:
+                continue
+            offer = chosen
+            price = offer.price_usd_per_kg
+            if offtake and offtake.contract_price_usd_per_kg is not None:
+                price = offtake.contract_price_usd_per_kg
+            floor_applies = floor is not None and (
+                floor.applies_to == "all" or supplier.high_standard
+            )
+            floor_applied = bool(floor_applies and floor and floor.floor_usd_per_kg > price)
+            if floor_applied and floor:
+                price = floor.floor_usd_per_kg
+            upper = math.inf if offer.max_t is None else offer.max_t
+            if offtake and offtake.max_t is not None:
+                upper = min(upper, offtake.max_t)
+            if settings.exclude_china and country.china:
+                upper = 0.0
+            key = (supplier_name, material, period)
+            buys[key] = BuyData(
+                supplier=supplier_name,
+                material=material,
+                period=period,
+                country=country.country,
+                china=bool(country.china),
+                allied=country.allied,
+                high_standard=supplier.high_standard,
+                offer_price=offer.price_usd_per_kg,
+                price_paid=price,
+                floor_applied=floor_applied,
+                tariff_rate=overrides.get((country.country, material), country.tariff_rate),
+                freight=offer.freight_usd_per_kg,
+                upper_t=upper,
+            )
+            if offtake and offtake.min_t > 0:
+                if offtake.take_or_pay is None:
+                    hard_minimum[key] = offtake.min_t
+                else:
+                    take_or_pay[key] = (offtake.min_t, offtake.take_or_pay)
+
+    used = {(b.supplier, b.period) for b in buys.values()}
+    capacity = {
+        (s.supplier, t): s.capacity_t
+        for s in sorted(inputs.suppliers, key=lambda s: s.supplier)
+        for t in periods
+        if s.capacity_t is not None and (s.supplier, t) in used
+    }
+    demand = {(m, t): 0.0 for m in materials for t in periods}
+    for d in inputs.demand:
+        demand[(d.material, d.period)] = d.demand_t
+    stock = {
+        s.material: StockData(s.initial_t, s.reserve_t, s.holding_usd_per_kg)
+        for s in inputs.stockpile
+    }
+    return ModelData(
+        periods=periods,
+        materials=materials,
+        demand=demand,
+        buys=buys,
+        capacity=capacity,
+        hard_minimum=hard_minimum,
+        take_or_pay=take_or_pay,
+        stock=stock,
+        settings=settings,
+        countries={c.country: (bool(c.china), c.allied) for c in inputs.countries},
+    )
+
+
+def check_finite(data: ModelData) -> list[Problem]:
+    """Last guard before building: no NaN or infinite coefficient may reach HiGHS.
+
+    Pyomo's HiGHS interface drops a constraint with an infinite coefficient and
+    accepts a NaN cost, returning a false "optimal"; parsing rejects such cells,
+    and this check makes sure nothing derived from them slipped through.
+    """
+    bad: list[Problem] = []
+
+    def need(value: float, what: str) -> None:
+        if not math.isfinite(value):
+            bad.append(Problem("", "", f"{what} is not a finite number ({value})"))
+
+    for key, b in data.buys.items():
+        need(b.landed, f"landed cost of {key}")
+        if math.isnan(b.upper_t):
+            bad.append(Problem("", "", f"upper bound of {key} is NaN"))
+    for mt, q in data.demand.items():
+        need(q, f"demand of {mt}")
+    for st, q in data.capacity.items():
+        need(q, f"capacity of {st}")
+    for key, q in data.hard_minimum.items():
+        need(q, f"offtake minimum of {key}")
+    for key, (q, f) in data.take_or_pay.items():
+        need(q * f, f"take-or-pay of {key}")
+    for m, stock in data.stock.items():
+        need(stock.initial_t + stock.reserve_t + stock.holding_usd_per_kg, f"stockpile of {m}")
+    settings = data.settings
+    for v in (settings.max_china_share, settings.max_country_share, settings.min_allied_share):
+        need(v, "a share setting")
+    need(settings.unmet_penalty_usd_per_kg, "unmet_penalty_usd_per_kg")
+    return bad

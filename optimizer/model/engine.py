@@ -1,0 +1,113 @@
+"""What both engines share: answers without a solver, and a solve's message from its status.
+
+An infeasible answer is explained in the planner's words (`optimizer.model.explain`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import highspy
+from pyomo.contrib.solver.common.results import TerminationCondition
+
+from optimizer.model.data import ModelData
+from optimizer.model.explain import explain_infeasible
+from optimizer.model.solution import Engine, Solution, Status
+
+
+def answer_without_solver(data: ModelData) -> Solution | None:
+    """The answer when HiGHS need not (or cannot usefully) run; None otherwise.
+
+    Demand with no offer, no stock and unmet not allowed is infeasible, said in
+    the planner's words; a model with no variable at all is the empty plan
+    (HiGHS would answer "unknown"). `seconds` is the time this check took.
+    """
+    start = time.perf_counter()
+    early = _unmeetable_demand(data)
+    if early:
+        return Solution(
+            Status.INFEASIBLE,
+            "demand cannot be met and allow_unmet is FALSE: " + "; ".join(early),
+            conflicts=early,
+            seconds=time.perf_counter() - start,
+        )
+    if not data.buys and not data.stock and not data.settings.allow_unmet:
+        return Solution(
+            Status.OPTIMAL,
+            "empty model: no purchase is possible and no demand is to be met",
+            objective_usd=0.0,
+            best_bound_usd=0.0,
+            seconds=time.perf_counter() - start,
+        )
+    return None
+
+
+def finish(
+    solution: Solution,
+    engine: Engine,
+    incumbent: float | None,
+    bound: float | None,
+    termination: str,
+) -> None:
+    """Objective, bound and message of a solve from its status (both engines).
+
+    `incumbent`: the objective of the plan HiGHS holds (None without one);
+    `bound`: the proven bound at a time limit; `termination`: the solver's own
+    word for an error. An infeasible answer is explained from the engine.
+    """
+    status = solution.status
+    if status is Status.OPTIMAL:
+        solution.objective_usd = incumbent
+        solution.best_bound_usd = incumbent
+        solution.message = "optimal"
+    elif status is Status.TIME_LIMIT:
+        solution.objective_usd = incumbent
+        solution.best_bound_usd = bound
+        solution.message = (
+            f"time limit reached; best plan found costs {incumbent:,.0f} USD"
+            if incumbent is not None
+            else "time limit reached before any feasible plan was found"
+        )
+    elif status is Status.INFEASIBLE:
+        solution.conflicts = explain_infeasible(engine)
+        solution.message = "infeasible: " + "; ".join(solution.conflicts)
+    elif status is Status.UNBOUNDED:
+        solution.message = "unbounded: some cost can fall without limit (check for negative costs)"
+    else:
+        solution.message = f"solver error ({termination})"
+
+
+def finite_or_inf(value: float) -> float:
+    """HiGHS reports infinity as kHighsInf (1e30 and beyond)."""
+    if value >= highspy.kHighsInf:
+        return math.inf
+    if value <= -highspy.kHighsInf:
+        return -math.inf
+    return float(value)
+
+
+def status_of(tc: TerminationCondition) -> Status:
+    if tc is TerminationCondition.convergenceCriteriaSatisfied:
+        return Status.OPTIMAL
+    if tc is TerminationCondition.provenInfeasible:
+        return Status.INFEASIBLE
+    if tc is TerminationCondition.unbounded:
+        return Status.UNBOUNDED
+    if tc is TerminationCondition.infeasibleOrUnbounded:
+        return Status.INFEASIBLE  # confirmed or corrected by the presolve-off re-run
+    if tc is TerminationCondition.maxTimeLimit:
+        return Status.TIME_LIMIT
+    return Status.ERROR
+
+
+def _unmeetable_demand(data: ModelData) -> list[str]:
+    """(material, period) pairs with demand, no offer, no stock and unmet not allowed."""
+    if data.settings.allow_unmet:
+        return []
+    offered = {(b[1], b[2]) for b in data.buys}
+    return [
+        f"{mat} {t}: demand {q:,.6g} t but no offer in that period"
+        for (mat, t), q in data.demand.items()
+        if q > 0 and (mat, t) not in offered and mat not in data.stock
+    ]

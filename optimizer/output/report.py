@@ -1,0 +1,230 @@
+"""Reports for one scenario: report.xlsx (with native charts), summary.md, results.json.
+
+All three are written to temporary files first and renamed into place only
+when all of them were written, so a failure never leaves a half-written or
+mixed report over an earlier good one.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font
+
+from optimizer.common.files import atomic_path
+from optimizer.common.xlsx import save_workbook, set_cell, write_rows
+from optimizer.contract.records import Inputs
+from optimizer.contract.schema import SHEETS_BY_NAME
+from optimizer.contract.tables import inputs_to_tables
+from optimizer.output.markdown import markdown_table, md_text
+from optimizer.output.results import COST_KEYS, Results
+from optimizer.output.styles import RATE, TONNES, USD, slug, style_header, table_sheet
+
+
+def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Summary"
+    set_cell(ws, 1, 1, f"Sourcing plan: {res.scenario}").font = Font(bold=True, size=14)
+    lines: list[tuple[str, Any, str | None]] = [
+        ("Workbook", Path(inputs.source).name, None),
+        ("Status", res.status.value, None),
+        ("Message", res.message, None),
+        ("Total cost (USD)", res.total_cost_usd, USD),
+        ("Bought (t)", res.bought_t, TONNES),
+        ("Unmet demand (t)", res.unmet_t, TONNES),
+        ("China share of tonnes bought", res.china_share, RATE),
+    ]
+    for i, (label, value, fmt) in enumerate(lines, start=3):
+        set_cell(ws, i, 1, label).font = Font(bold=True)
+        set_cell(ws, i, 2, value, fmt)
+    row = 3 + len(lines) + 1
+    set_cell(ws, row, 1, "Cost breakdown").font = Font(bold=True)
+    first = row + 1
+    for i, key in enumerate(COST_KEYS, start=first):
+        set_cell(ws, i, 1, key.replace("_", " "))
+        set_cell(ws, i, 2, res.cost_breakdown_usd[key], USD)
+    last = first + len(COST_KEYS) - 1
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Cost breakdown (USD)"
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.height, chart.width = 7, 14
+    ws.add_chart(chart, "D3")
+    row = last + 2
+    set_cell(ws, row, 1, "What binds").font = Font(bold=True)
+    for i, text in enumerate(res.highlights or ["nothing binds"], start=row + 1):
+        set_cell(ws, i, 1, text)
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 22
+
+
+def _volume_chart_sheet(wb: Workbook, res: Results) -> None:
+    """Tonnes by origin country per material and period, as a stacked native bar chart."""
+    ws = wb.create_sheet("Volume by origin")
+    if res.shares.empty:
+        set_cell(ws, 1, 1, "no purchases")
+        return
+    pivot = res.shares.pivot_table(
+        index=["material", "period"],
+        columns="country",
+        values="quantity_t",
+        aggfunc="sum",
+        sort=False,
+    ).fillna(0.0)
+    header = ["material / period", *map(str, pivot.columns)]
+    rows = [
+        [f"{m} {t}", *map(float, vals)]
+        for (m, t), vals in zip(pivot.index, pivot.values, strict=True)
+    ]
+    last = write_rows(ws, header, rows, dict.fromkeys(header[1:], TONNES))
+    style_header(ws, len(header))
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Tonnes by origin country"
+    chart.y_axis.title = "t"
+    chart.add_data(
+        Reference(ws, min_col=2, max_col=len(header), min_row=1, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+    chart.height, chart.width = max(8, 0.6 * len(rows)), 18
+    ws.add_chart(chart, f"{chr(ord('A') + min(len(header) + 1, 25))}2")
+
+
+def _costs_sheet(wb: Workbook, res: Results) -> None:
+    alloc = res.allocation
+    cols = ["purchase_usd", "tariff_usd", "freight_usd", "cost_usd"]
+    if alloc.empty:
+        df = pd.DataFrame(columns=["material", "period", *cols])
+    else:
+        df = alloc.groupby(["material", "period"], sort=False, as_index=False)[cols].sum()
+    table_sheet(wb, "Costs", df)
+
+
+def _inputs_sheets(wb: Workbook, inputs: Inputs) -> None:
+    """The inputs used, one sheet each, named `In <Sheet>` (Settings as setting/value rows)."""
+    for sheet, rows in inputs_to_tables(inputs).items():
+        header = [c.name for c in SHEETS_BY_NAME[sheet.lower()].columns]
+        ws = wb.create_sheet(f"In {sheet}")
+        write_rows(ws, header, ([row.get(c) for c in header] for row in rows))
+        style_header(ws, len(header))
+
+
+def report_workbook(res: Results, inputs: Inputs) -> Workbook:
+    """The report as an openpyxl Workbook (not yet saved)."""
+    wb = Workbook()
+    _summary_sheet(wb, res, inputs)
+    _volume_chart_sheet(wb, res)
+    table_sheet(wb, "Allocation", res.allocation)
+    _costs_sheet(wb, res)
+    table_sheet(wb, "Shares", res.shares)
+    table_sheet(wb, "Unmet", res.unmet)
+    table_sheet(wb, "Stock", res.stock)
+    table_sheet(wb, "Shadow prices", res.shadow_prices)
+    for title, df in (
+        ("Policy costs", res.policy_costs),
+        ("Tariff break-evens", res.tariff_breakevens),
+        ("Country tariffs", res.country_breakevens),
+    ):
+        if len(df.columns):
+            table_sheet(wb, title, df)
+    _inputs_sheets(wb, inputs)
+    return wb
+
+
+def summary_markdown(res: Results) -> str:
+    """summary.md: headline, cost breakdown, what binds, purchases by material."""
+    total = "n/a" if res.total_cost_usd is None else f"${res.total_cost_usd:,.0f}"
+    lines = [
+        f"# Sourcing plan: {md_text(res.scenario)}",
+        "",
+        f"- Status: **{res.status.value}**"
+        + ("" if res.message == res.status.value else f" ({md_text(res.message)})"),
+        f"- Total cost: **{total}**",
+        f"- Bought: {res.bought_t:,.1f} t; unmet: {res.unmet_t:,.1f} t; "
+        f"China share: {res.china_share:.1%}",
+        "",
+        "## Cost breakdown (USD)",
+        "",
+        markdown_table(
+            ["component", "USD"],
+            [[k.replace("_", " "), f"{res.cost_breakdown_usd[k]:,.0f}"] for k in COST_KEYS],
+        ),
+        "",
+        "## What binds",
+        "",
+        *[f"- {md_text(h)}" for h in res.highlights or ["nothing binds"]],
+        "",
+    ]
+    tb = res.tariff_breakevens
+    if len(tb):
+        near = tb.dropna(subset=["headroom"])
+        near = near.loc[near["headroom"].abs().sort_values().index].head(10)
+        lines += [
+            "## Tariff break-evens closest to today's rates",
+            "",
+            markdown_table(
+                ["supplier", "material", "period", "tariff", "break-even", "what happens"],
+                [
+                    [
+                        r.supplier,
+                        r.material,
+                        r.period,
+                        f"{r.tariff_rate:.1%}",
+                        f"{r.breakeven_tariff_rate:.1%}",
+                        r.change,
+                    ]
+                    for r in near.itertuples()
+                ],
+            ),
+            "",
+        ]
+    if not res.allocation.empty:
+        g = res.allocation.groupby(["material", "period", "supplier", "country"], sort=False)
+        agg = g.agg(t=("quantity_t", "sum"), landed=("landed_usd_per_kg", "first")).reset_index()
+        lines += [
+            "## Purchases",
+            "",
+            markdown_table(
+                ["material", "period", "supplier", "country", "t", "landed USD/kg"],
+                [
+                    [r.material, r.period, r.supplier, r.country, f"{r.t:,.1f}", f"{r.landed:,.2f}"]
+                    for r in agg.itertuples()
+                ],
+            ),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> Path:
+    """Write report.xlsx, summary.md and results.json into out_dir/<scenario>/ atomically."""
+    folder = Path(out_dir) / slug(res.scenario)
+    wb = report_workbook(res, inputs)
+    text = summary_markdown(res)
+    doc = json.dumps(_json_safe_doc(res), indent=2, allow_nan=False)
+    with ExitStack() as stack:
+        xlsx = stack.enter_context(atomic_path(folder / "report.xlsx"))
+        md = stack.enter_context(atomic_path(folder / "summary.md"))
+        js = stack.enter_context(atomic_path(folder / "results.json"))
+        save_workbook(wb, xlsx)
+        md.write_text(text, encoding="utf-8")
+        js.write_text(doc, encoding="utf-8")
+    return folder
+
+
+def _json_safe_doc(res: Results) -> dict[str, Any]:
+    from optimizer.output.results import results_json
+
+    return results_json(res)

@@ -1,0 +1,311 @@
+"""The stress test's outputs: console lines, stress.xlsx (native chart), stress.md, stress.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.worksheet.worksheet import Worksheet
+
+from optimizer.analysis.stress_result import StressResult, cost_buckets
+from optimizer.common.files import atomic_path
+from optimizer.common.format import millions, money_m, pct, tonnes
+from optimizer.common.xlsx import save_workbook, set_cell, write_rows
+from optimizer.output.markdown import markdown_table, md_text
+from optimizer.output.styles import HEADER_FILL, HEADER_FONT
+
+#: Suppliers and drivers listed in stress.md.
+TOP: Final = 10
+
+# --------------------------------------------------------------------------- output
+
+
+def stress_lines(result: StressResult) -> list[str]:
+    """The console summary (what `sourcing stress` prints)."""
+    s = result.metric
+    lines = [
+        f"stress test of {result.scenario}: {s('samples')} samples, seed {result.seed}, "
+        f"risks from {result.risks_source}; {result.executor}"
+        + (f" x{result.workers}" if result.executor != "serial" else "")
+        + f", {result.seconds:,.1f} s",
+        f"baseline plan {money_m(s('baseline_cost_usd'))}; "
+        f"expected {money_m(s('expected_cost_usd'))}, "
+        f"P50 {money_m(s('p50_cost_usd'))}, P95 {money_m(s('p95_cost_usd'))}, "
+        f"max {money_m(s('max_cost_usd'))}",
+        "shortfall probability: "
+        + ", ".join(
+            f"{r.material} {pct(r.shortfall_probability)} "
+            f"(expected {r.expected_shortfall_t:,.1f} t, P95 {r.p95_shortfall_t:,.1f} t)"
+            for r in result.unmet.itertuples()
+        ),
+    ]
+    top = result.suppliers.head(3)
+    if len(top):
+        lines.append(
+            "suppliers that matter most: "
+            + "; ".join(
+                f"{r.rank}. {r.supplier} "
+                f"({money_m(r.alone_cost_increase_usd, signed=True)} if lost)"
+                for r in top.itertuples()
+            )
+        )
+    failed = int(s("failed_samples"))
+    unsolved = int(s("unsolved_samples"))
+    if failed or unsolved:
+        lines.append(
+            f"WARNING: {failed} samples failed and {unsolved} were not solved to optimality; "
+            "the statistics cover the solved samples only"
+        )
+    return lines
+
+
+#: Number formats of stress.xlsx by column name (suffix rules in _format).
+_FORMATS: Final[Mapping[str, str]] = {
+    "probability": "0.0%",
+    "magnitude": "0.0%",
+    "share": "0.0%",
+    "frequency": "0.0%",
+    "expected_share_of_demand": "0.0%",
+    "outage_probability": "0.0%",
+    "shortfall_probability": "0.0%",
+    "shortfall_rate_when_out": "0.0%",
+    "shortfall_rate_with": "0.0%",
+    "seconds": "0.000",
+}
+
+
+def _format(column: str) -> str | None:
+    if column in _FORMATS:
+        return _FORMATS[column]
+    if column.endswith("_usd"):
+        return '"$"#,##0'
+    if column.endswith("_t"):
+        return "#,##0.00"
+    return None
+
+
+def _cell(value: Any) -> Any:
+    """numpy scalars to Python; NaN and infinities become blank cells (None in JSON)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _sheet(wb: Workbook, title: str, df: pd.DataFrame, start_row: int = 1) -> Worksheet:
+    ws = wb.create_sheet(title)
+    header = [str(c) for c in df.columns]
+    formats = {c: f for c in header if (f := _format(c))}
+    rows = ([_cell(v) for v in row] for row in df.itertuples(index=False, name=None))
+    write_rows(ws, header, rows, formats, start_row=start_row)
+    for j in range(1, len(header) + 1):
+        c = ws.cell(row=start_row, column=j)
+        c.font, c.fill = HEADER_FONT, HEADER_FILL
+    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    return ws
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): _cell(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def stress_json(result: StressResult) -> dict[str, Any]:
+    """stress.json: every table, NaN as null."""
+    return {
+        "scenario": result.scenario,
+        "seed": result.seed,
+        "headline": result.headline,
+        "risks_source": result.risks_source,
+        "executor": result.executor,
+        "workers": result.workers,
+        "seconds": round(result.seconds, 3),
+        "summary": {r["metric"]: _cell(r["value"]) for r in result.summary.to_dict("records")},
+        "unmet": _records(result.unmet),
+        "suppliers": _records(result.suppliers),
+        "drivers": _records(result.drivers),
+        "risks": _records(result.risks),
+        "cost_buckets": _records(cost_buckets(result)),
+        "samples": _records(result.samples),
+        "warnings": result.warnings,
+    }
+
+
+def _summary_rows(result: StressResult) -> list[list[str]]:
+    rows = []
+    for r in result.summary.itertuples():
+        value = r.value
+        if r.unit == "USD":
+            shown = money_m(value)
+        elif r.unit == "fraction":
+            shown = pct(value)
+        elif r.unit == "t":
+            shown = tonnes(value, decimals=2) + " t"
+        else:
+            shown = str(value)
+        rows.append([str(r.metric).replace("_", " "), shown])
+    return rows
+
+
+def stress_markdown(result: StressResult) -> str:
+    """stress.md: headline, summary, shortfalls, suppliers that matter most, drivers, risks."""
+    u, sup, drv = result.unmet, result.suppliers.head(TOP), result.drivers.head(TOP)
+    lines = [
+        f"# Stress test: {md_text(result.scenario)}",
+        "",
+        f"**{md_text(result.headline)}.**",
+        "",
+        f"{result.metric('samples')} samples, seed {result.seed}, risks from "
+        f"{result.risks_source}; each sample re-optimised (costs include the unmet-demand "
+        "penalty; purchase cost excludes it).",
+        "",
+        markdown_table(["metric", "value"], _summary_rows(result)),
+        "",
+        "## Shortfalls per material",
+        "",
+        markdown_table(
+            ["material", "P(shortfall)", "expected t", "P95 t", "max t", "mean when short t"],
+            [
+                [
+                    r.material,
+                    pct(r.shortfall_probability),
+                    tonnes(r.expected_shortfall_t, decimals=2),
+                    tonnes(r.p95_shortfall_t, decimals=2),
+                    tonnes(r.max_shortfall_t, decimals=2),
+                    tonnes(r.mean_shortfall_when_short_t, decimals=2),
+                ]
+                for r in u.itertuples()
+            ],
+        ),
+        "",
+        "## Suppliers that matter most",
+        "",
+        "Ranked by the cost of losing the supplier alone (re-optimised); the Monte Carlo "
+        "columns compare samples where an outage hit it with the others.",
+        "",
+        markdown_table(
+            [
+                "rank",
+                "supplier",
+                "country",
+                "if lost alone USD M",
+                "extra unmet t",
+                "P(out)",
+                "samples out",
+                "cost when out vs not USD M",
+            ],
+            [
+                [
+                    r.rank,
+                    r.supplier,
+                    r.country,
+                    millions(r.alone_cost_increase_usd, signed=True, decimals=1, missing="n/a"),
+                    tonnes(r.alone_extra_unmet_t, decimals=2),
+                    pct(r.outage_probability),
+                    r.samples_out,
+                    millions(r.increase_when_out_usd, signed=True, decimals=1, missing="n/a"),
+                ]
+                for r in sup.itertuples()
+            ],
+        ),
+        "",
+        "## Disruptions that cost most",
+        "",
+        markdown_table(
+            ["disruption", "samples", "mean cost with vs without USD M", "shortfall rate with"],
+            [
+                [
+                    r.disruption,
+                    r.samples,
+                    millions(r.increase_usd, signed=True, decimals=1, missing="n/a"),
+                    pct(r.shortfall_rate_with),
+                ]
+                for r in drv.itertuples()
+            ],
+        ),
+        "",
+        "## Risks drawn",
+        "",
+        markdown_table(
+            ["risk", "target", "probability", "magnitude", "from", "note"],
+            [
+                [
+                    r.risk,
+                    r.target,
+                    pct(r.probability),
+                    f"{r.magnitude:g}",
+                    r.from_period or "all",
+                    r.note,
+                ]
+                for r in result.risks.itertuples()
+            ],
+        ),
+        "",
+    ]
+    if result.warnings:
+        lines += ["## Warnings", "", *[f"- {md_text(w)}" for w in result.warnings], ""]
+    return "\n".join(lines)
+
+
+def stress_workbook(result: StressResult) -> Workbook:
+    """stress.xlsx: Summary, Cost distribution (native bar chart), Shortfalls, Suppliers,
+    Drivers, Risks, Samples."""
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    ws = _sheet(wb, "Summary", result.summary, start_row=3)
+    set_cell(ws, 1, 1, result.headline)
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 20
+    for r in range(4, 4 + len(result.summary)):
+        unit = ws.cell(row=r, column=3).value
+        value = ws.cell(row=r, column=2)
+        if unit == "USD":
+            value.number_format = '"$"#,##0'
+        elif unit == "fraction":
+            value.number_format = "0.0%"
+    buckets = cost_buckets(result)
+    dist = _sheet(wb, "Cost distribution", buckets)
+    n = len(buckets)
+    if n:
+        chart = BarChart()
+        chart.title = "Total cost per sample (re-optimised)"
+        chart.x_axis.title = "total cost, USD M"
+        chart.y_axis.title = "samples"
+        chart.legend = None
+        chart.add_data(Reference(dist, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True)
+        chart.set_categories(Reference(dist, min_col=1, min_row=2, max_row=n + 1))
+        chart.height, chart.width = 9, 20
+        dist.add_chart(chart, f"A{n + 3}")
+    dist.column_dimensions["A"].width = 26
+    _sheet(wb, "Shortfalls", result.unmet)
+    _sheet(wb, "Suppliers", result.suppliers)
+    _sheet(wb, "Drivers", result.drivers)
+    _sheet(wb, "Risks", result.risks)
+    samples = _sheet(wb, "Samples", result.samples)
+    samples.column_dimensions["B"].width = 60
+    return wb
+
+
+def write_stress_report(result: StressResult, out_dir: str | Path) -> list[Path]:
+    """stress.xlsx, stress.md and stress.json in `out_dir`, each replaced only once all were
+    written (an earlier report survives a failure)."""
+    out = Path(out_dir)
+    wb = stress_workbook(result)
+    md = stress_markdown(result)
+    doc = json.dumps(stress_json(result), indent=2, allow_nan=False) + "\n"
+    paths = [out / "stress.xlsx", out / "stress.md", out / "stress.json"]
+    with ExitStack() as stack:
+        xlsx, mdp, js = (stack.enter_context(atomic_path(p)) for p in paths)
+        save_workbook(wb, xlsx)
+        mdp.write_text(md, encoding="utf-8")
+        js.write_text(doc, encoding="utf-8")
+    return paths

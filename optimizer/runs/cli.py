@@ -1,0 +1,405 @@
+"""`sourcing` command line: solve, frontier, nightly, stress, validate, template, synthetic.
+
+Exit codes: 0 solved; 3 infeasible or unbounded; 4 time limit without a
+solution; 5 partial failure (some scenarios failed, the rest written); 64 usage;
+65 invalid data; 66 missing or unreadable file; 70 internal error; 73 cannot
+write output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from optimizer import __version__
+from optimizer.analysis.frontier import cost_of_independence
+from optimizer.analysis.risks import risk_problems
+from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
+from optimizer.common.executor import EXECUTORS, Executor
+from optimizer.common.problems import (
+    InputFileError,
+    InvalidInputError,
+    OutputError,
+    Problem,
+    errors,
+)
+from optimizer.contract.book import (
+    DEFAULT_WORKBOOK,
+    Workbook,
+    check_all,
+    find_scenario,
+    open_workbook,
+    validate,
+)
+from optimizer.contract.scenarios import BASELINE
+from optimizer.model.solution import Status
+from optimizer.output.compare import compare
+from optimizer.output.report import write_scenario_report
+from optimizer.output.results import Results
+from optimizer.output.stress_report import stress_lines, write_stress_report
+from optimizer.output.whatif_report import write_comparison, write_frontier
+from optimizer.runs.logs import configure as configure_logging
+from optimizer.runs.nightly import EXIT_PARTIAL, NightlyOptions, change_lines, run_nightly
+from optimizer.runs.pipeline import model_data, solve_scenario
+
+EXIT_OK = 0
+EXIT_INFEASIBLE = 3
+EXIT_TIME_LIMIT = 4
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_NO_INPUT = 66
+EXIT_SOFTWARE = 70
+EXIT_CANT_WRITE = 73
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = _Parser(
+        prog="sourcing",
+        description="Critical-minerals sourcing optimizer (Pyomo + HiGHS).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    solve = sub.add_parser("solve", help="solve the baseline and scenarios, write reports")
+    solve.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    group = solve.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scenario", action="append", default=[], metavar="NAME", help="scenario (repeatable)"
+    )
+    group.add_argument("--all-scenarios", action="store_true", help="every scenario in the file")
+    solve.add_argument("--out", default="reports", help="output folder (default: reports)")
+    solve.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds")
+    solve.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="skip policy costs and tariff break-evens (faster)",
+    )
+
+    front = sub.add_parser("frontier", help="cost of independence from China: cost vs China cap")
+    front.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    front.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
+    front.add_argument("--points", type=int, default=11, help="points from 100%% to 0%% (>= 2)")
+    front.add_argument("--out", default="reports", help="output folder (default: reports)")
+
+    night = sub.add_parser(
+        "nightly", help="every scenario and the frontier into a dated run folder, with a diff"
+    )
+    night.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    night.add_argument("--out", default="reports", help="output root (default: reports)")
+    night.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    night.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="serial, process (local pool) or dask (default: process when --workers > 1)",
+    )
+    night.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
+    night.add_argument("--log-format", choices=("text", "json"), default="text")
+    night.add_argument("--time-limit", type=float, default=None, metavar="S", help="per solve")
+    night.add_argument("--points", type=int, default=11, help="frontier points (default 11)")
+    night.add_argument(
+        "--threshold-t", type=float, default=1.0, help="smallest volume move reported (t)"
+    )
+    night.add_argument("--no-analysis", action="store_true", help="skip policy costs, break-evens")
+
+    stress = sub.add_parser("stress", help="Monte Carlo disruptions re-optimised: cost risk")
+    stress.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    stress.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="samples (500)")
+    stress.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    stress.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to stress")
+    stress.add_argument("--out", default="reports", help="output folder (default: reports)")
+    stress.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    stress.add_argument("--executor", choices=EXECUTORS, default=None)
+    stress.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
+
+    val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
+    val.add_argument("workbook", help="input .xlsx")
+
+    tpl = sub.add_parser("template", help="write a blank input workbook with help and dropdowns")
+    tpl.add_argument("out", help="where to write the .xlsx")
+    tpl.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    syn = sub.add_parser(
+        "synthetic", help="write a seeded synthetic input workbook (benchmarks, load tests)"
+    )
+    syn.add_argument("out", help="where to write the .xlsx")
+    syn.add_argument(
+        "--size",
+        default="10k",
+        help="small, default, 10k, 100k, 1m or a number of variables (default 10k)",
+    )
+    syn.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    syn.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
+    for p in problems:
+        tag = "" if p.severity == "error" else "warning: "
+        print(f"{p.where}: {tag}{p.message}", file=stream)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print every problem; 65 if any is an error."""
+    wb = open_workbook(args.workbook)
+    problems = validate(wb)
+    if not errors(problems):  # Risks rows are checked against valid inputs only
+        problems += risk_problems(wb)
+    _print_problems(problems, sys.stdout)
+    n_err = len(errors(problems))
+    n_warn = len(problems) - n_err
+    print(
+        f"{args.workbook}: {n_err} error(s), {n_warn} warning(s) in the baseline and "
+        f"{len(wb.scenarios)} scenario(s)"
+    )
+    return EXIT_DATA if n_err else EXIT_OK
+
+
+def _status_code(results: Sequence[Results]) -> int:
+    statuses = {r.status for r in results}
+    if Status.ERROR in statuses:
+        return EXIT_SOFTWARE
+    if Status.TIME_LIMIT in statuses and any(
+        r.status is Status.TIME_LIMIT and r.total_cost_usd is None for r in results
+    ):
+        return EXIT_TIME_LIMIT
+    if statuses & {Status.INFEASIBLE, Status.UNBOUNDED}:
+        return EXIT_INFEASIBLE
+    return EXIT_OK
+
+
+def summary_rows(results: Sequence[Results]) -> list[list[str]]:
+    """Rows of the console table: scenario, status, cost, delta vs baseline, unmet, China share."""
+    base = next((r for r in results if r.scenario == BASELINE), None)
+    rows = []
+    for r in results:
+        cost = "-" if r.total_cost_usd is None else f"{r.total_cost_usd / 1e6:,.2f}"
+        delta = "-"
+        if base and base.total_cost_usd and r.total_cost_usd is not None and r is not base:
+            d = r.total_cost_usd - base.total_cost_usd
+            delta = f"{d / 1e6:+,.2f} ({d / base.total_cost_usd:+.1%})"
+        rows.append(
+            [r.scenario, r.status.value, cost, delta, f"{r.unmet_t:,.1f}", f"{r.china_share:.1%}"]
+        )
+    return rows
+
+
+SUMMARY_HEADER = ["scenario", "status", "cost USD M", "vs baseline USD M", "unmet t", "China share"]
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table for the terminal."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for row in rows:
+        cells = [
+            str(c).ljust(w) if i < 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells))
+    return "\n".join(out)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Validate everything requested, then solve and write one folder per scenario."""
+    started = time.perf_counter()
+    wb: Workbook = open_workbook(args.workbook)
+    if args.all_scenarios:
+        names = wb.scenario_names
+    else:
+        names = [BASELINE] + [find_scenario(wb, n).name for n in args.scenario]
+        names = list(dict.fromkeys(names))
+    check_all(wb, names)
+    _print_problems([p for p in validate(wb, names) if p.severity != "error"], sys.stderr)
+    results = []
+    for name in names:
+        inputs, _, res = solve_scenario(
+            wb, name, time_limit=args.time_limit, analyze=not args.no_analysis
+        )
+        folder = write_scenario_report(res, inputs, args.out)
+        results.append(res)
+        for line in res.highlights[:6] if res.status is not Status.OPTIMAL else [res.message]:
+            print(f"  [{name}] {line}")
+        print(f"  [{name}] wrote {folder}")
+    if len(results) > 1:
+        comparison = compare(results)
+        for path in write_comparison(comparison, args.out):
+            print(f"  wrote {path}")
+        print()
+        for line in comparison.sentences:
+            print(f"  {line}")
+    print()
+    print(format_table(SUMMARY_HEADER, summary_rows(results)))
+    elapsed = time.perf_counter() - started
+    print(f"\n{len(results)} scenario(s) from {args.workbook} in {elapsed:.2f} s")
+    return _status_code(results)
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Sweep the China cap from 100% to 0% and write frontier.csv/.xlsx/.md."""
+    if args.points < 2:
+        print("error: --points must be at least 2", file=sys.stderr)
+        return EXIT_USAGE
+    wb = open_workbook(args.workbook)
+    name = find_scenario(wb, args.scenario).name if args.scenario != BASELINE else BASELINE
+    check_all(wb, [name])
+    inputs, _ = model_data(wb, name)
+    front = cost_of_independence(inputs, args.points)
+    rows = [
+        [
+            f"{r['max_china_share']:.0%}",
+            "-" if r["total_cost_usd"] is None else f"{r['total_cost_usd'] / 1e6:,.2f}",
+            "-" if r["delta_usd"] is None else f"{r['delta_usd'] / 1e6:+,.2f}",
+            "-" if r["unmet_t"] is None else f"{r['unmet_t']:,.1f}",
+        ]
+        for r in front.table.to_dict("records")
+    ]
+    print(format_table(["max China share", "cost USD M", "vs no cap USD M", "unmet t"], rows))
+    print(f"\n{front.sentence}")
+    for path in write_frontier(front, args.out):
+        print(f"wrote {path}")
+    print(f"{len(rows)} points in {front.seconds:.2f} s")
+    failed = [r for r in front.table["status"] if r != Status.OPTIMAL.value]
+    return EXIT_INFEASIBLE if failed else EXIT_OK
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """The unattended run: exit 0 all solved, 3/4 solver outcomes, 5 partial failure,
+    65 bad data (latest untouched), 73 cannot write."""
+    configure_logging(args.log_format)
+    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    options = NightlyOptions(
+        executor=executor,
+        workers=max(1, args.workers),
+        scheduler=args.scheduler,
+        time_limit=args.time_limit,
+        frontier_points=max(2, args.points),
+        threshold_t=args.threshold_t,
+        analyze=not args.no_analysis,
+    )
+    run = run_nightly(args.workbook, args.out, options)
+    if run.folder is not None:
+        print(f"run folder: {run.folder}")
+    for line in change_lines(run.manifest.get("changes", [])):
+        print(f"  changed: {line}")
+    return run.exit_code
+
+
+def cmd_stress(args: argparse.Namespace) -> int:
+    """Run the stress test and write stress.xlsx/.md/.json; 5 if any sample failed."""
+    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    try:
+        result = run_stress(
+            args.workbook,
+            scenario=args.scenario,
+            samples=args.samples,
+            seed=args.seed,
+            executor=executor,
+            workers=max(1, args.workers),
+            scheduler=args.scheduler,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in stress_lines(result):
+        print(line)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in write_stress_report(result, args.out):
+        print(f"wrote {path}")
+    return EXIT_PARTIAL if result.metric("failed_samples") else EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """Write a blank workbook; refuse to overwrite unless --force."""
+    from optimizer.contract.template import write_template
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"{out}: exists; pass --force to overwrite", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    write_template(out)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    """Write a synthetic workbook of a given size and seed; refuse to overwrite unless --force."""
+    from optimizer.model.synthetic import dims_for, write_workbook
+
+    size: str | int = int(args.size) if args.size.isdigit() else args.size
+    try:
+        dims_for(size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"{out}: exists; pass --force to overwrite", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    write_workbook(out, size, args.seed)
+    print(f"wrote {out} (size {args.size}, seed {args.seed})")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sourcing` console script and `python -m optimizer`."""
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "solve": cmd_solve,
+        "validate": cmd_validate,
+        "template": cmd_template,
+        "synthetic": cmd_synthetic,
+        "frontier": cmd_frontier,
+        "nightly": cmd_nightly,
+        "stress": cmd_stress,
+    }
+    try:
+        return handlers[args.command](args)
+    except InvalidInputError as exc:
+        _print_problems(exc.problems, sys.stderr)
+        print(f"{exc}; nothing was written", file=sys.stderr)
+        return EXIT_DATA
+    except KeyError as exc:  # unknown scenario name
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_INPUT
+    except OutputError as exc:
+        print(f"error: {exc}; earlier reports were left as they were", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. stdout on a full disk or a closed pipe
+        with contextlib.suppress(OSError):
+            print(f"error: cannot write output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CANT_WRITE
+    except Exception as exc:
+        if os.environ.get("SOURCING_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug; set SOURCING_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_SOFTWARE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""A what-if session: the logic behind the Streamlit app, with no Streamlit in it.
+
+A session holds one scenario's base tables and one optimizer (the fast path). Each what-if
+(toggles, tariffs, floors, edited tables) becomes a new set of tables, goes
+through the validator, and re-targets the built model in place; the outcome
+is keyed by a fingerprint of the tables that produced it, so the numbers on
+screen always belong to the inputs next to them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.analysis.breakevens import offer_breakevens
+from optimizer.analysis.frontier import Frontier, cost_of_independence
+from optimizer.common.problems import Problem, SourcingError, errors
+from optimizer.common.xlsx import write_input_workbook
+from optimizer.contract.book import Workbook, open_workbook, scenario_inputs, validate
+from optimizer.contract.records import Inputs
+from optimizer.contract.scenarios import BASELINE
+from optimizer.contract.tables import Tables, inputs_to_tables, parse_tables
+from optimizer.model.data import prepare
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.solution import Engine, EngineFactory, Status
+from optimizer.output.report import report_workbook
+from optimizer.output.results import Results, make_results
+
+#: Largest upload accepted by the app, bytes.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Outcomes kept per session (a small LRU: going back to a previous what-if is instant).
+CACHE_SIZE = 32
+#: Tables the app lets planners edit cell by cell.
+EDITABLE = ("Offers", "Suppliers", "Offtakes")
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The planner's changes on top of a scenario; None/empty means 'as in the workbook'."""
+
+    exclude_china: bool | None = None
+    max_china_share: float | None = None
+    tariffs: Mapping[str, float] = field(default_factory=dict)  # country -> fraction
+    floors: Mapping[str, float] = field(default_factory=dict)  # material -> USD/kg (0 = none)
+    edited: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)  # sheet -> rows
+
+
+@dataclass
+class Outcome:
+    """Everything shown for one what-if, tied to the fingerprint of its tables."""
+
+    fingerprint: str
+    tables: Tables
+    problems: list[Problem]
+    inputs: Inputs | None = None
+    results: Results | None = None
+    frontier: Frontier | None = None
+    solve_ms: float = 0.0  # validate + update + solve + results, milliseconds
+    rebuilt: bool = False
+
+
+def apply_whatif(base: Tables, w: WhatIf) -> Tables:
+    """New tables with the what-if applied (the base is not modified)."""
+    t = copy.deepcopy(base)
+    for sheet, rows in w.edited.items():
+        t[sheet] = [dict(r) for r in rows]
+    settings = {r["setting"]: r for r in t.setdefault("Settings", [])}
+    for name, value in (("exclude_china", w.exclude_china), ("max_china_share", w.max_china_share)):
+        if value is not None:
+            if name in settings:
+                settings[name]["value"] = value
+            else:
+                t["Settings"].append({"setting": name, "value": value})
+    for row in t.get("Countries", []):
+        if row["country"] in w.tariffs:
+            row["tariff_rate"] = w.tariffs[row["country"]]
+    if w.floors:
+        floors = {r["material"]: r for r in t.get("PriceFloors", [])}
+        for material, value in w.floors.items():
+            if material in floors:
+                floors[material]["floor_usd_per_kg"] = value
+            elif value:
+                floors[material] = {"material": material, "floor_usd_per_kg": value}
+        t["PriceFloors"] = [r for r in floors.values() if r.get("floor_usd_per_kg")]
+    return t
+
+
+def fingerprint(tables: Tables) -> str:
+    """A short hash of the tables' content."""
+    text = json.dumps(tables, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Session:
+    """One workbook scenario explored in the app; owns its model (never shared between users)."""
+
+    def __init__(
+        self, wb: Workbook, scenario: str = BASELINE, engine: EngineFactory = FastOptimizer
+    ) -> None:
+        self.workbook = wb
+        self.engine = engine
+        self.scenario = scenario
+        inputs, problems = scenario_inputs(wb, scenario)
+        if inputs is None:
+            raise ValueError("; ".join(str(p) for p in errors(problems)))
+        self.base_inputs = inputs
+        self.base_tables = inputs_to_tables(inputs)
+        self._opt: Engine | None = None
+        self._cache: OrderedDict[str, Outcome] = OrderedDict()
+        self.baseline = self._baseline_results()
+
+    def _baseline_results(self) -> Results:
+        inputs, _ = scenario_inputs(self.workbook, BASELINE)
+        assert inputs is not None  # a workbook is only opened in the app once valid
+        data = prepare(inputs)
+        return make_results(BASELINE, data, self.engine(data).solve())
+
+    def run(self, w: WhatIf, with_frontier: bool = True) -> Outcome:
+        """Validate, update the built model, solve, tabulate; cached by the tables' fingerprint."""
+        tables = apply_whatif(self.base_tables, w)
+        key = fingerprint(tables)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        started = time.perf_counter()
+        inputs, problems = parse_tables(tables, source=self.workbook.path)
+        outcome = Outcome(key, tables, problems, inputs)
+        if inputs is not None:
+            data = prepare(inputs)
+            try:
+                if self._opt is None:
+                    self._opt = self.engine(data)
+                    outcome.rebuilt = True
+                else:
+                    outcome.rebuilt = not self._opt.update(data)
+            except SourcingError as exc:
+                outcome.problems.append(Problem("", "", str(exc)))
+            else:
+                solution = self._opt.solve()
+                results = make_results(self.scenario, data, solution)
+                if solution.status is Status.OPTIMAL:
+                    results.tariff_breakevens = offer_breakevens(self._opt, solution)
+                outcome.results = results
+                outcome.solve_ms = (time.perf_counter() - started) * 1000
+                if with_frontier:
+                    outcome.frontier = cost_of_independence(inputs, engine=self.engine)
+        self._cache[key] = outcome
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return outcome
+
+
+def open_upload(name: str, data: bytes) -> tuple[Workbook | None, list[Problem], str]:
+    """Open an uploaded workbook; (None, problems, message) when it cannot be used."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        return (
+            None,
+            [],
+            f"{name} is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB",
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(name).name
+        path.write_bytes(data)
+        try:
+            wb = open_workbook(path)
+        except SourcingError as exc:
+            return None, [], str(exc).replace(str(path), name)
+        problems = validate(wb)
+    if errors(problems):
+        n = len(errors(problems))
+        return None, problems, f"{name} has {n} problem(s); the previous workbook stays active"
+    return wb, problems, ""
+
+
+def report_bytes(results: Results, inputs: Inputs) -> bytes:
+    """The report workbook of a what-if, as bytes for a download button."""
+    buf = io.BytesIO()
+    report_workbook(results, inputs).save(buf)
+    return buf.getvalue()
+
+
+def inputs_bytes(tables: Tables) -> bytes:
+    """The what-if's inputs as a workbook that `sourcing solve` reads back to the same plan."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "whatif.xlsx"
+        write_input_workbook(path, tables)
+        return path.read_bytes()
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame with the given column order (for st.data_editor)."""
+    return pd.DataFrame(rows, columns=columns)
