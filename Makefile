@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# byte-compile once: where PYTHONDONTWRITEBYTECODE is set, pip writes no .pyc and every
+	@# process (CLI tests, pool and Dask workers) would recompile pandas, scipy and Pyomo
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -37,6 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy optimizer
 
 unit: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m compileall -q optimizer > /dev/null
 	$(BIN)/python -m pytest
 
 ## Rebuild inputs/default.xlsx from the reviewable CSVs in inputs/default/.
