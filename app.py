@@ -226,8 +226,11 @@ def sensitivity_tab(res: Results) -> None:
     sp = res.shadow_prices
     st.markdown("**Binding constraints (shadow prices)**")
     st.dataframe(sp[sp["binding"]].drop(columns=["scenario"]), hide_index=True)
-    st.markdown("**Tariff break-evens per offer**")
-    st.dataframe(res.tariff_breakevens, hide_index=True)
+    st.markdown(
+        "**Tariff break-evens per offer and period** (a detail: a workbook sets one rate "
+        "per country and material)"
+    )
+    st.dataframe(res.breakevens_by_period, hide_index=True)
 
 
 def main() -> None:

@@ -723,21 +723,23 @@ def test_kill_while_writing_keeps_the_previous_report(
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "MID-WRITE", child.stderr
-        temps = [p for p in folder.iterdir() if p.name not in before]
-        assert temps and all(p.name.startswith(".") and p.suffix == ".tmp" for p in temps)
+        # the new report is being written into a temporary folder beside the old one
+        temps = [p for p in out.iterdir() if p.name.startswith(".baseline.")]
+        assert temps and all(p.is_dir() and p.suffix == ".tmp" for p in temps)
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
         os.kill(child.pid, signal.SIGKILL)  # no cleanup, no finally: a real crash
     finally:
         child.kill()
         child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL
-    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
-    leftovers = {p.name for p in folder.iterdir()} - set(before)
-    assert leftovers and all(n.startswith(".") and n.endswith(".tmp") for n in leftovers)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p for p in out.iterdir() if p.name.startswith(".baseline.")]  # the dead writer's
     # the next write clears what the dead writer left and replaces the report whole
     inputs2, _, res2 = solve_scenario(open_workbook(write(tables)))
     write_scenario_report(res2, inputs2, out)
     assert {p.name for p in folder.iterdir()} == set(before)
     assert (folder / "results.json").read_bytes() != before["results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["baseline"]
 
 
 def test_full_disk_exits_73_and_keeps_the_previous_report(
@@ -787,7 +789,15 @@ def test_read_only_folder_exits_73_and_keeps_the_previous_report(
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
         return real_open(file, flags, *args, **kw)  # type: ignore[arg-type]
 
+    real_mkdir = os.mkdir
+
+    def no_mkdir(path: str | os.PathLike[str], *args: object, **kw: object) -> None:
+        if str(path).startswith(str(out)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        real_mkdir(path, *args, **kw)  # type: ignore[arg-type]
+
     monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(os, "mkdir", no_mkdir)  # a report folder is written as a new folder
     tables["Countries"][0]["tariff_rate"] = 0.9
     code, _, err = run_cli(capsys, "solve", write(tables), "--out", out)
     monkeypatch.undo()

@@ -1,24 +1,43 @@
-"""Tariff break-evens: per purchase from HiGHS cost ranging, per country by warm re-solves."""
+"""Tariff break-evens a planner can set: per (country, material) lane, per country, per period.
+
+A workbook sets a tariff per country and material for all periods (a Countries
+rate, a TariffOverrides row), so the headline break-even is per lane: the
+rate at which the lane starts to lose volume (or to gain some), found from
+HiGHS cost ranging and checked by re-solving with the rate 0.2 points on
+either side (bisection when the check fails). The per-purchase values of
+`offer_breakevens` are a detail (a workbook cannot set a rate per period).
+A rate outside 0-100% is never shown as a number: the note says "not within
+0-100%". Country break-evens (every material of a country at one rate) come
+with their bracket.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import pandas as pd
 
 from optimizer.analysis.replan import resolve
+from optimizer.common.format import pct
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import Buy, ModelData
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Tariff steps (fraction) of the coarse scan before bisection in country break-evens.
 COUNTRY_GRID = 0.1
-#: Precision (fraction) of a country break-even tariff.
-COUNTRY_TOL = 0.0025
+#: Width (fraction) of a country break-even's bracket: 0.1 points.
+COUNTRY_TOL = 0.001
+#: A lane break-even is checked by re-solving this far (fraction) on either side: 0.2 points.
+LANE_CHECK = 0.002
+#: Steps (fraction) of the scan a lane falls back to when its ranging guess fails the check.
+LANE_GRID = 0.05
+#: Tonnes within which two lane volumes count as equal.
+VOLUME_TOL = 1e-6
+OUT_OF_RANGE = "not within 0-100%"
 
-
-# --------------------------------------------------------------------------- 4. break-evens
+Ranging = Mapping[Buy, tuple[float, float]]
 
 
 def _rate_for_cost(cost_usd_per_t: float, price: float, freight: float) -> float:
@@ -28,11 +47,31 @@ def _rate_for_cost(cost_usd_per_t: float, price: float, freight: float) -> float
     return (cost_usd_per_t / KG_PER_T - freight) / price - 1.0
 
 
-def offer_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
-    """Per purchase: the tariff at which it enters the plan (not bought) or starts to lose
-    volume (bought), from HiGHS cost ranging (reduced costs as a fallback).
+def _candidate_rates(data: ModelData, ranging: Ranging, b: Buy) -> tuple[float, float]:
+    """(up, down): the tariffs at which purchase b's cost leaves its ranging interval.
 
-    Call right after `opt.solve()` returned `sol` (ranging reads the current basis).
+    +inf / -inf where no cost change alters the basis in that direction.
+    """
+    d = data.buys[b]
+    cost = KG_PER_T * d.landed
+    down, up = ranging.get(b, (-math.inf, math.inf))
+    rate_up = _rate_for_cost(up, d.price_paid, d.freight) if math.isfinite(up) else math.inf
+    rate_down = _rate_for_cost(down, d.price_paid, d.freight) if math.isfinite(down) else -math.inf
+    if not math.isfinite(cost):  # pragma: no cover - check_finite rejects such data
+        return math.inf, -math.inf
+    return (
+        math.inf if math.isnan(rate_up) else rate_up,
+        -math.inf if math.isnan(rate_down) else rate_down,
+    )
+
+
+def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) -> pd.DataFrame:
+    """Per purchase and period (a detail: a workbook cannot set a rate per period): the tariff
+    at which it enters the plan (not bought) or starts to lose volume (bought), from HiGHS
+    cost ranging; a rate outside 0-100% is left blank with the note "not within 0-100%".
+
+    Call right after `opt.solve()` returned `sol` (ranging reads the current basis), or pass
+    the `ranging` taken then.
     """
     cols = [
         "supplier",
@@ -51,28 +90,27 @@ def offer_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
     if sol.status is not Status.OPTIMAL:
         return pd.DataFrame(columns=cols)
     data = opt.data
-    ranging = opt.cost_ranging()
+    ranging = opt.cost_ranging() if ranging is None else ranging
     rows = []
     for b, d in data.buys.items():
         if d.upper_t <= 0:
             continue  # excluded or closed: no tariff brings it in
         q = sol.x.get(b, 0.0)
-        cost = KG_PER_T * d.landed
         bought = q > EPS_T
-        down, up = ranging.get(b, (cost - sol.reduced_costs.get(b, 0.0), math.inf))
-        if not bought and sol.reduced_costs.get(b, 0.0) > 0:
-            down = min(down, cost - sol.reduced_costs[b])
-        target = up if bought else down
-        rate = (
-            _rate_for_cost(target, d.price_paid, d.freight)
-            if math.isfinite(target)
-            else (math.inf if bought else -math.inf)
-        )
+        up, down = _candidate_rates(data, ranging, b)
+        if b not in ranging and not bought and sol.reduced_costs.get(b, 0.0) > 0:
+            down = _rate_for_cost(
+                KG_PER_T * d.landed - sol.reduced_costs[b], d.price_paid, d.freight
+            )
+        rate = up if bought else down
+        inside = math.isfinite(rate) and 0.0 <= rate <= 1.0
         note = ""
-        if bought and math.isinf(rate):
-            note = "keeps its volume at any tariff"
-        elif not bought and (math.isinf(rate) or rate < 0):
-            note = "does not enter even duty-free"
+        if not inside:
+            note = (
+                f"keeps its volume up to 100% ({OUT_OF_RANGE})"
+                if bought
+                else f"does not enter even duty-free ({OUT_OF_RANGE})"
+            )
         rows.append(
             {
                 "supplier": d.supplier,
@@ -83,8 +121,8 @@ def offer_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
                 "price_paid_usd_per_kg": d.price_paid,
                 "tariff_rate": d.tariff_rate,
                 "landed_usd_per_kg": d.landed,
-                "breakeven_tariff_rate": rate if math.isfinite(rate) and rate >= 0 else None,
-                "headroom": rate - d.tariff_rate if math.isfinite(rate) and rate >= 0 else None,
+                "breakeven_tariff_rate": rate if inside else None,
+                "headroom": rate - d.tariff_rate if inside else None,
                 "change": "starts to lose volume" if bought else "enters the plan",
                 "note": note,
             }
@@ -95,6 +133,179 @@ def offer_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
         ["material", "period", "bought_t"],
         key=lambda s: s.map(order) if s.name == "material" else (-s if s.name == "bought_t" else s),
     ).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- lanes
+
+
+def with_lane_tariff(data: ModelData, country: str, material: str, rate: float) -> ModelData:
+    """Data with every purchase of `material` from `country` at one rate, in every period
+    (what a TariffOverrides row for the lane would set)."""
+    buys = {
+        k: replace(b, tariff_rate=rate) if b.country == country and b.material == material else b
+        for k, b in data.buys.items()
+    }
+    return replace(data, buys=buys)
+
+
+def lane_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) -> pd.DataFrame:
+    """Per (country, material) lane: the rate above which it loses volume and below which it
+    gains some, each within 0-100% and checked by re-solving 0.2 points on either side.
+
+    Guess: the first purchase of the lane to leave its cost-ranging interval as the lane's
+    rate moves (exact when the lane's periods do not interact). Check: at guess - 0.2
+    points the volume is today's, at guess + 0.2 points it has moved (mirrored for gains).
+    A failed check falls back to a scan and bisection. Where no rate within 0-100% moves
+    the volume, the value is blank and the note says so. `opt` is left as it was found.
+    """
+    cols = [
+        "country",
+        "material",
+        "tariff_rate",
+        "volume_t",
+        "loses_volume_above",
+        "loses_note",
+        "gains_volume_below",
+        "gains_note",
+        "verified",
+        "sentence",
+    ]
+    if sol.status is not Status.OPTIMAL:
+        return pd.DataFrame(columns=cols)
+    data = opt.data
+    ranging = opt.cost_ranging() if ranging is None else ranging
+    lanes: dict[tuple[str, str], list[Buy]] = {}
+    for b, d in data.buys.items():
+        if d.upper_t > 0:
+            lanes.setdefault((d.country, d.material), []).append(b)
+    order = {m: i for i, m in enumerate(data.materials)}
+    rows = []
+    for (country, material), keys in sorted(lanes.items(), key=lambda kv: (order[kv[0][1]], kv[0])):
+        rates = [data.buys[b].tariff_rate for b in keys]
+        current = max(set(rates), key=rates.count)
+        base, lane_ranging, volume = data, ranging, sum(sol.x.get(b, 0.0) for b in keys)
+        if len(set(rates)) > 1:  # periods at different rates: start from the lane at one rate
+            base = with_lane_tariff(data, country, material, current)
+            moved = resolve(opt, base)
+            lane_ranging = opt.cost_ranging() if moved.status is Status.OPTIMAL else {}
+            volume = sum(moved.x.get(b, 0.0) for b in keys)
+
+        volume_at = _lane_volume(opt, base, country, material, keys)
+        guesses = [_candidate_rates(base, lane_ranging, b) for b in keys]
+        bought = [g for b, g in zip(keys, guesses, strict=True) if sol.x.get(b, 0.0) > EPS_T]
+        up = min((g[0] for g in bought), default=math.inf) if volume > EPS_T else math.nan
+        down = max((g[1] for g in guesses), default=-math.inf)
+        loses, loses_note, ok_l = _lane_side(volume_at, volume, current, up, +1)
+        gains, gains_note, ok_g = _lane_side(volume_at, volume, current, down, -1)
+        rows.append(
+            {
+                "country": country,
+                "material": material,
+                "tariff_rate": current,
+                "volume_t": volume,
+                "loses_volume_above": loses,
+                "loses_note": loses_note,
+                "gains_volume_below": gains,
+                "gains_note": gains_note,
+                "verified": ok_l and ok_g,
+                "sentence": _lane_sentence(
+                    country, material, current, volume, loses, gains, loses_note, gains_note
+                ),
+            }
+        )
+    opt.update(data)  # leave the engine as we found it
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _lane_volume(
+    opt: Engine, base: ModelData, country: str, material: str, keys: list[Buy]
+) -> Callable[[float], float]:
+    """The lane's volume (t, all periods) re-solved with the lane at a given rate; NaN when
+    that plan is not optimal."""
+
+    def volume_at(rate: float) -> float:
+        moved = resolve(opt, with_lane_tariff(base, country, material, rate))
+        if moved.status is not Status.OPTIMAL:
+            return math.nan
+        return sum(moved.x.get(b, 0.0) for b in keys)
+
+    return volume_at
+
+
+def _lane_side(
+    volume_at: Callable[[float], float], volume: float, current: float, guess: float, way: int
+) -> tuple[float | None, str, bool]:
+    """One side of a lane break-even: (rate or None, note, checked).
+
+    way +1: the rate above which the volume falls (the end of the range is 100%);
+    way -1: the rate below which it rises (the end is 0%).
+    """
+    end = 1.0 if way > 0 else 0.0
+    if way > 0 and volume <= EPS_T:
+        return None, "buys nothing from this lane", True
+    if way < 0 and current <= 0:
+        return None, "already duty-free", True
+
+    def same(rate: float) -> bool:
+        return abs(volume_at(rate) - volume) <= VOLUME_TOL
+
+    def moved(rate: float) -> bool:
+        v = volume_at(rate)
+        return v < volume - VOLUME_TOL if way > 0 else v > volume + VOLUME_TOL
+
+    never = (
+        f"keeps its volume up to 100% ({OUT_OF_RANGE})"
+        if way > 0
+        else f"gains no volume even duty-free ({OUT_OF_RANGE})"
+    )
+    beyond = math.isnan(guess) or (guess >= end if way > 0 else guess <= end)
+    if beyond and same(end):
+        return None, never, True
+    if not beyond and (guess - current) * way > LANE_CHECK:
+        inner, outer = guess - way * LANE_CHECK, guess + way * LANE_CHECK
+        outer = min(outer, 1.0) if way > 0 else max(outer, 0.0)
+        if same(inner) and moved(outer):
+            return guess, "", True
+    # the guess failed its check: scan from today's rate towards the end, then bisect
+    lo, hi = current, None
+    r = current
+    while (end - r) * way > 1e-12:
+        r = min(r + LANE_GRID, end) if way > 0 else max(r - LANE_GRID, end)
+        if not same(r):
+            hi = r
+            break
+        lo = r
+    if hi is None:
+        return None, never, True
+    while abs(hi - lo) > LANE_CHECK:
+        mid = (lo + hi) / 2
+        if same(mid):
+            lo = mid
+        else:
+            hi = mid
+    rate = (lo + hi) / 2
+    inner = rate - way * LANE_CHECK
+    outer = min(rate + way * LANE_CHECK, 1.0) if way > 0 else max(rate + way * LANE_CHECK, 0.0)
+    return rate, "", same(inner) and moved(outer)
+
+
+def _lane_sentence(
+    country: str,
+    material: str,
+    current: float,
+    volume: float,
+    loses: float | None,
+    gains: float | None,
+    loses_note: str,
+    gains_note: str,
+) -> str:
+    """`China Gallium (today 20.0%, 30.0 t): loses volume above 38.0%; ...`."""
+    head = f"{country} {material} (today {pct(current)}, {volume:,.1f} t)"
+    parts = [
+        f"loses volume above {pct(loses)}" if loses is not None else loses_note,
+        f"gains volume below {pct(gains)}" if gains is not None else gains_note,
+    ]
+    return f"{head}: " + "; ".join(p for p in parts if p)
 
 
 def with_buy_tariff(data: ModelData, b: Buy, rate: float) -> ModelData:
@@ -119,12 +330,24 @@ def with_country_tariff(data: ModelData, country: str, rate: float) -> ModelData
 
 
 def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
-    """Per country: the uniform tariff above which its volume falls and below which it rises.
+    """Per country: the uniform tariff (every material) above which its volume falls and below
+    which it rises, each as a bracket 0.1 points wide.
 
-    A coarse scan (steps of COUNTRY_GRID) then bisection to COUNTRY_TOL, each point one
-    warm re-solve; None where nothing changes between 0% and 100%.
+    A coarse scan (steps of COUNTRY_GRID) then bisection to COUNTRY_TOL, each point one warm
+    re-solve. `rate_volume_falls` is the lowest rate seen with less volume and
+    `rate_volume_falls_low` the highest seen with today's (mirrored for rises); blank where
+    nothing changes between 0% and 100%.
     """
-    cols = ["country", "current_rate", "volume_t", "rate_volume_falls", "rate_volume_rises"]
+    cols = [
+        "country",
+        "current_rate",
+        "volume_t",
+        "rate_volume_falls_low",
+        "rate_volume_falls",
+        "rate_volume_rises",
+        "rate_volume_rises_high",
+        "sentence",
+    ]
     if sol.status is not Status.OPTIMAL:
         return pd.DataFrame(columns=cols)
     data = opt.data
@@ -148,12 +371,32 @@ def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
                 "country": country,
                 "current_rate": current,
                 "volume_t": base_vol,
-                "rate_volume_falls": falls,
-                "rate_volume_rises": rises,
+                "rate_volume_falls_low": falls[0] if falls else None,
+                "rate_volume_falls": falls[1] if falls else None,
+                "rate_volume_rises": rises[1] if rises else None,
+                "rate_volume_rises_high": rises[0] if rises else None,
+                "sentence": _country_sentence(country, current, falls, rises),
             }
         )
     opt.update(data)
     return pd.DataFrame(rows, columns=cols)
+
+
+def _country_sentence(
+    country: str,
+    current: float,
+    falls: tuple[float, float] | None,
+    rises: tuple[float, float] | None,
+) -> str:
+    """`China's volume falls between 23.35% and 23.44% (today 20.0%); ...`."""
+    parts = []
+    if falls:
+        parts.append(f"falls between {pct(falls[0], decimals=2)} and {pct(falls[1], decimals=2)}")
+    if rises:
+        parts.append(f"rises between {pct(rises[1], decimals=2)} and {pct(rises[0], decimals=2)}")
+    if not parts:
+        return f"{country}'s volume does not change between 0% and 100% (today {pct(current)})"
+    return f"{country}'s volume " + "; ".join(parts) + f" (today {pct(current)})"
 
 
 def _country_volume(opt: Engine, data: ModelData, country: str) -> float:
@@ -165,8 +408,9 @@ def _country_volume(opt: Engine, data: ModelData, country: str) -> float:
 
 def _first_change(
     opt: Engine, data: ModelData, country: str, vol: float, start: float, end: float
-) -> float | None:
-    """Nearest rate from start towards end at which the country's volume differs from vol."""
+) -> tuple[float, float] | None:
+    """(last rate with the same volume, first rate with another), from start towards end;
+    the two are at most COUNTRY_TOL apart. None when nothing changes up to `end`."""
 
     def changed(rate: float) -> bool:
         v = _country_volume(opt, with_country_tariff(data, country, rate), country)
@@ -190,4 +434,4 @@ def _first_change(
             hi = mid
         else:
             lo = mid
-    return hi
+    return lo, hi

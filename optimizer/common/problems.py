@@ -49,6 +49,16 @@ class InvalidInputError(SourcingError):
         super().__init__(f"{n} problem{'s' if n != 1 else ''} in the inputs")
 
 
+class UnknownScenarioError(SourcingError, KeyError):
+    """A scenario name the workbook does not define (exit 64: the command line is wrong).
+
+    Also a KeyError, so `wb.scenarios[name]`-style callers can catch it as one.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class OutputError(SourcingError):
     """An output could not be written (exit 73)."""
 

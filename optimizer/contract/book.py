@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from optimizer.common.problems import InvalidInputError, Problem, errors
+from optimizer.common.problems import InvalidInputError, Problem, UnknownScenarioError, errors
 from optimizer.contract.parse import parse_inputs
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE, Scenario, apply_scenario, read_scenarios
@@ -62,11 +62,11 @@ def scenario_inputs(wb: Workbook, name: str = BASELINE) -> tuple[Inputs | None, 
 
 
 def find_scenario(wb: Workbook, name: str) -> Scenario:
-    """A scenario by name, case-insensitively (KeyError with the valid names otherwise)."""
+    """A scenario by name, case-insensitively (UnknownScenarioError, a KeyError, otherwise)."""
     for key, scenario in wb.scenarios.items():
         if key.lower() == name.lower():
             return scenario
-    raise KeyError(f'unknown scenario "{name}" (known: {", ".join(wb.scenario_names)})')
+    raise UnknownScenarioError(f'unknown scenario "{name}" (known: {", ".join(wb.scenario_names)})')
 
 
 def validate(wb: Workbook, names: Iterable[str] | None = None) -> list[Problem]:

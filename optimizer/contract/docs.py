@@ -125,6 +125,9 @@ def workbook_markdown() -> str:
                 "- A key that names every part but matches no row adds a row "
                 "(e.g. a new TariffOverrides row `China|Gallium`); later rows of the same "
                 "scenario with the same key fill in more of its cells.",
+                "- A key with `*` or missing trailing parts that matches no row is an error, "
+                "cited at the scenario row's `key` cell (a wildcard never adds a row; a typo "
+                "such as `*|Germanum` would otherwise change nothing silently).",
                 "- A bad value is reported at the Scenarios cell that wrote it.",
                 "- `baseline` is reserved: it is the workbook as it is.",
                 "",

@@ -96,8 +96,8 @@ def allocation_changes(base: Results, results: Sequence[Results]) -> pd.DataFram
     cols = [*keys, "scenario", "baseline_t", "scenario_t", "change_t"]
 
     def totals(r: Results) -> pd.Series:
-        if r.allocation.empty:
-            return pd.Series(dtype=float)
+        if r.allocation.empty:  # an infeasible or empty plan: no volume, same index levels
+            return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=keys))
         return r.allocation.groupby(keys, sort=False)["quantity_t"].sum()
 
     b = totals(base)
@@ -130,12 +130,19 @@ def comparison_sentences(
     for r in results:
         if r is base:
             continue
-        if r.total_cost_usd is None or base.total_cost_usd is None:
+        if r.total_cost_usd is None:
             out.append(f"{r.scenario}: {r.status.value} ({r.message})")
             continue
+        if base.total_cost_usd is None:
+            out.append(
+                f"{r.scenario}: {r.status.value}, {money_m(r.total_cost_usd)} "
+                f"(no delta: the {base.scenario} is {base.status.value})"
+            )
+            continue
         d = r.total_cost_usd - base.total_cost_usd
-        sign = "+" if d >= 0 else "-"
-        text = f"{r.scenario}: {sign}{money_m(abs(d))} ({d / base.total_cost_usd:+.1%})"
+        text = f"{r.scenario}: {money_m(d, signed=True)}"
+        if base.total_cost_usd:
+            text += f" ({d / base.total_cost_usd:+.1%})"
         if r.unmet_t > EPS_T:
             per = r.unmet.groupby("material", sort=False)["quantity_t"].sum()
             text += "; unmet " + ", ".join(f"{m} {q:,.1f} t" for m, q in per.items())

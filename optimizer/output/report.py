@@ -1,14 +1,13 @@
 """Reports for one scenario: report.xlsx (with native charts), summary.md, results.json.
 
-All three are written to temporary files first and renamed into place only
-when all of them were written, so a failure never leaves a half-written or
-mixed report over an earlier good one.
+The three are written into a temporary folder that replaces the scenario's
+folder in one step (`common.files.atomic_folder`), so a failure never leaves
+a half-written or mixed report over an earlier good one.
 """
 
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
-from optimizer.common.files import atomic_path
+from optimizer.common.files import atomic_folder
+from optimizer.common.format import pct
 from optimizer.common.xlsx import save_workbook, set_cell, write_rows
 from optimizer.contract.records import Inputs
 from optimizer.contract.schema import SHEETS_BY_NAME
@@ -136,6 +136,7 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
         ("Policy costs", res.policy_costs),
         ("Tariff break-evens", res.tariff_breakevens),
         ("Country tariffs", res.country_breakevens),
+        ("Break-evens by period", res.breakevens_by_period),
     ):
         if len(df.columns):
             table_sheet(wb, title, df)
@@ -167,29 +168,7 @@ def summary_markdown(res: Results) -> str:
         *[f"- {md_text(h)}" for h in res.highlights or ["nothing binds"]],
         "",
     ]
-    tb = res.tariff_breakevens
-    if len(tb):
-        near = tb.dropna(subset=["headroom"])
-        near = near.loc[near["headroom"].abs().sort_values().index].head(10)
-        lines += [
-            "## Tariff break-evens closest to today's rates",
-            "",
-            markdown_table(
-                ["supplier", "material", "period", "tariff", "break-even", "what happens"],
-                [
-                    [
-                        r.supplier,
-                        r.material,
-                        r.period,
-                        f"{r.tariff_rate:.1%}",
-                        f"{r.breakeven_tariff_rate:.1%}",
-                        r.change,
-                    ]
-                    for r in near.itertuples()
-                ],
-            ),
-            "",
-        ]
+    lines += _breakeven_lines(res)
     if not res.allocation.empty:
         g = res.allocation.groupby(["material", "period", "supplier", "country"], sort=False)
         agg = g.agg(t=("quantity_t", "sum"), landed=("landed_usd_per_kg", "first")).reset_index()
@@ -208,19 +187,58 @@ def summary_markdown(res: Results) -> str:
     return "\n".join(lines)
 
 
+def _breakeven_lines(res: Results) -> list[str]:
+    """The lanes whose break-even is closest to today's rate (what a workbook can set)."""
+    tb = res.tariff_breakevens
+    if not len(tb):
+        return []
+    loses = pd.to_numeric(tb["loses_volume_above"], errors="coerce")
+    gains = pd.to_numeric(tb["gains_volume_below"], errors="coerce")
+    gap = pd.concat(
+        [(loses - tb["tariff_rate"]).abs(), (tb["tariff_rate"] - gains).abs()], axis=1
+    ).min(axis=1)
+    near = tb.loc[gap.dropna().sort_values().index].head(10)
+    if near.empty:
+        return []
+    return [
+        "## Tariff break-evens closest to today's rates",
+        "",
+        "Per (country, material) lane, at one rate for every period (as a Countries or "
+        "TariffOverrides row sets it); each checked by re-solving 0.2 points on either side.",
+        "",
+        markdown_table(
+            ["country", "material", "tariff", "volume t", "loses volume above", "gains below"],
+            [
+                [
+                    r.country,
+                    r.material,
+                    pct(r.tariff_rate),
+                    f"{r.volume_t:,.1f}",
+                    pct(r.loses_volume_above, missing=str(r.loses_note)),
+                    pct(r.gains_volume_below, missing=str(r.gains_note)),
+                ]
+                for r in near.itertuples()
+            ],
+        ),
+        "",
+    ]
+
+
 def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> Path:
-    """Write report.xlsx, summary.md and results.json into out_dir/<scenario>/ atomically."""
+    """Write out_dir/<scenario>/ (report.xlsx, summary.md, results.json) as a whole.
+
+    The files are written into a temporary folder that replaces the old one in
+    one step, so a crash, a full disk or a kill leaves the previous folder as
+    it was, never a mix of old and new files.
+    """
     folder = Path(out_dir) / slug(res.scenario)
     wb = report_workbook(res, inputs)
     text = summary_markdown(res)
     doc = json.dumps(_json_safe_doc(res), indent=2, allow_nan=False)
-    with ExitStack() as stack:
-        xlsx = stack.enter_context(atomic_path(folder / "report.xlsx"))
-        md = stack.enter_context(atomic_path(folder / "summary.md"))
-        js = stack.enter_context(atomic_path(folder / "results.json"))
-        save_workbook(wb, xlsx)
-        md.write_text(text, encoding="utf-8")
-        js.write_text(doc, encoding="utf-8")
+    with atomic_folder(folder) as tmp:
+        save_workbook(wb, tmp / "report.xlsx")
+        (tmp / "summary.md").write_text(text, encoding="utf-8")
+        (tmp / "results.json").write_text(doc, encoding="utf-8")
     return folder
 
 

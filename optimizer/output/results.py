@@ -39,7 +39,10 @@ class Results:
     best_bound_usd: float | None = None
     #: what-if analyses (optimizer.analysis), empty unless the scenario was analysed
     policy_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per (country, material) lane, the rates a workbook can set (analysis.breakevens)
     tariff_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per purchase and period: a detail, since a workbook cannot set a rate per period
+    breakevens_by_period: pd.DataFrame = field(default_factory=pd.DataFrame)
     country_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
@@ -445,6 +448,7 @@ def results_json(res: Results) -> dict[str, Any]:
         "highlights": res.highlights,
         "policy_costs": _records(res.policy_costs),
         "tariff_breakevens": _records(res.tariff_breakevens),
+        "tariff_breakevens_by_period": _records(res.breakevens_by_period),
         "country_breakevens": _records(res.country_breakevens),
         "seconds": res.seconds,
     }

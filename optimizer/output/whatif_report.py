@@ -88,7 +88,9 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
 def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     """frontier.csv, frontier.xlsx (native line chart) and frontier.md, atomically."""
     out = Path(out_dir)
-    table = front.table
+    table = front.table.copy()
+    if "workbook_setting" in table:  # the workbook's own point as its own chart series
+        table["workbook_point_usd"] = table["total_cost_usd"].where(table["workbook_setting"])
     wb = Workbook()
     first = wb.active
     assert first is not None
@@ -102,6 +104,12 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     chart.y_axis.title = "total cost (USD)"
     cost_col = header.index("total_cost_usd") + 1
     chart.add_data(Reference(ws, min_col=cost_col, min_row=1, max_row=n + 1), titles_from_data=True)
+    if "workbook_point_usd" in header:
+        mine = header.index("workbook_point_usd") + 1
+        chart.add_data(Reference(ws, min_col=mine, min_row=1, max_row=n + 1), titles_from_data=True)
+        marker = chart.series[-1]
+        marker.marker.symbol, marker.marker.size = "diamond", 10
+        marker.graphicalProperties.line.noFill = True
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
     unmet = BarChart()
     unmet_col = header.index("unmet_t") + 1
@@ -113,8 +121,9 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     unmet.y_axis.crosses = "max"
     chart += unmet
     chart.height, chart.width = 9, 18
-    ws.add_chart(chart, f"A{n + 4}")
+    ws.add_chart(chart, f"A{n + 6}")
     set_cell(ws, n + 3, 1, front.sentence)
+    set_cell(ws, n + 4, 1, front.note)
     mats = [c.split(": ")[0] for c in table.columns if c.endswith(": cost_usd")]
     md = "\n".join(
         [
@@ -122,8 +131,11 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
             "",
             md_text(front.sentence),
             "",
+            md_text(front.note),
+            "",
             markdown_table(
                 [
+                    "point",
                     "max China share",
                     "cost USD M",
                     "vs no cap USD M",
@@ -132,6 +144,7 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
                 ],
                 [
                     [
+                        "the workbook's setting" if r.get("workbook_setting") else "",
                         f"{r['max_china_share']:.0%}",
                         millions(r["total_cost_usd"]),
                         millions(r["delta_usd"], signed=True),

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from optimizer import __version__
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
 from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
 from optimizer.common.executor import EXECUTORS, Executor
+from optimizer.common.format import millions, tonnes
 from optimizer.common.problems import (
     InputFileError,
     InvalidInputError,
     OutputError,
     Problem,
+    UnknownScenarioError,
     errors,
 )
 from optimizer.contract.book import (
@@ -58,10 +62,64 @@ EXIT_SOFTWARE = 70
 EXIT_CANT_WRITE = 73
 
 
+#: OSError numbers that mean "the output cannot be written" (exit 73); any other OSError
+#: that reaches main is a bug (exit 70), never a usage or output error by default.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _int_at_least(low: int) -> Any:
+    """An argparse type: a whole number >= low (a bad value is a usage error, exit 64)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0 (0: stop before the first iteration)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 seconds or more (got {text})")
+    return value
+
+
+def _tonnes(text: str) -> float:
+    """An argparse type: a finite number of tonnes >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of tonnes") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 t or more (got {text})")
+    return value
+
+
+def _size(text: str) -> str | int:
+    """An argparse type: a synthetic instance size (a name or a number of variables)."""
+    from optimizer.model.synthetic import dims_for
+
+    size: str | int = int(text) if text.isdigit() else text
+    try:
+        dims_for(size)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--all-scenarios", action="store_true", help="every scenario in the file")
     solve.add_argument("--out", default="reports", help="output folder (default: reports)")
-    solve.add_argument("--time-limit", type=float, default=None, metavar="S", help="seconds")
+    solve.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="seconds")
     solve.add_argument(
         "--no-analysis",
         action="store_true",
@@ -91,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     front = sub.add_parser("frontier", help="cost of independence from China: cost vs China cap")
     front.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
     front.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
-    front.add_argument("--points", type=int, default=11, help="points from 100%% to 0%% (>= 2)")
+    front.add_argument(
+        "--points", type=_int_at_least(2), default=11, help="points from 100%% to 0%% (>= 2)"
+    )
     front.add_argument("--out", default="reports", help="output folder (default: reports)")
 
     night = sub.add_parser(
@@ -99,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
     night.add_argument("--out", default="reports", help="output root (default: reports)")
-    night.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    night.add_argument(
+        "--workers", type=_int_at_least(1), default=1, help="parallel workers (default 1)"
+    )
     night.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -108,20 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
     night.add_argument("--log-format", choices=("text", "json"), default="text")
-    night.add_argument("--time-limit", type=float, default=None, metavar="S", help="per solve")
-    night.add_argument("--points", type=int, default=11, help="frontier points (default 11)")
+    night.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="per solve")
     night.add_argument(
-        "--threshold-t", type=float, default=1.0, help="smallest volume move reported (t)"
+        "--points", type=_int_at_least(2), default=11, help="frontier points (default 11)"
+    )
+    night.add_argument(
+        "--threshold-t", type=_tonnes, default=1.0, help="smallest volume move reported (t)"
     )
     night.add_argument("--no-analysis", action="store_true", help="skip policy costs, break-evens")
 
     stress = sub.add_parser("stress", help="Monte Carlo disruptions re-optimised: cost risk")
     stress.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
-    stress.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="samples (500)")
-    stress.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    stress.add_argument(
+        "--samples", type=_int_at_least(1), default=DEFAULT_SAMPLES, help="samples (500)"
+    )
+    stress.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (0)")
     stress.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to stress")
     stress.add_argument("--out", default="reports", help="output folder (default: reports)")
-    stress.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
+    stress.add_argument(
+        "--workers", type=_int_at_least(1), default=1, help="parallel workers (default 1)"
+    )
     stress.add_argument("--executor", choices=EXECUTORS, default=None)
     stress.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
 
@@ -139,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument(
         "--size",
         default="10k",
+        type=_size,
         help="small, default, 10k, 100k, 1m or a number of variables (default 10k)",
     )
     syn.add_argument("--seed", type=int, default=0, help="random seed (0)")
@@ -251,9 +320,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def cmd_frontier(args: argparse.Namespace) -> int:
     """Sweep the China cap from 100% to 0% and write frontier.csv/.xlsx/.md."""
-    if args.points < 2:
-        print("error: --points must be at least 2", file=sys.stderr)
-        return EXIT_USAGE
     wb = open_workbook(args.workbook)
     name = find_scenario(wb, args.scenario).name if args.scenario != BASELINE else BASELINE
     check_all(wb, [name])
@@ -261,15 +327,15 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     front = cost_of_independence(inputs, args.points)
     rows = [
         [
-            f"{r['max_china_share']:.0%}",
-            "-" if r["total_cost_usd"] is None else f"{r['total_cost_usd'] / 1e6:,.2f}",
-            "-" if r["delta_usd"] is None else f"{r['delta_usd'] / 1e6:+,.2f}",
-            "-" if r["unmet_t"] is None else f"{r['unmet_t']:,.1f}",
+            f"{r['max_china_share']:.0%}" + (" (workbook)" if r["workbook_setting"] else ""),
+            millions(r["total_cost_usd"]),
+            millions(r["delta_usd"], signed=True),
+            tonnes(r["unmet_t"], missing="-"),
         ]
         for r in front.table.to_dict("records")
     ]
     print(format_table(["max China share", "cost USD M", "vs no cap USD M", "unmet t"], rows))
-    print(f"\n{front.sentence}")
+    print(f"\n{front.sentence}\n{front.note}")
     for path in write_frontier(front, args.out):
         print(f"wrote {path}")
     print(f"{len(rows)} points in {front.seconds:.2f} s")
@@ -302,19 +368,15 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 def cmd_stress(args: argparse.Namespace) -> int:
     """Run the stress test and write stress.xlsx/.md/.json; 5 if any sample failed."""
     executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
-    try:
-        result = run_stress(
-            args.workbook,
-            scenario=args.scenario,
-            samples=args.samples,
-            seed=args.seed,
-            executor=executor,
-            workers=max(1, args.workers),
-            scheduler=args.scheduler,
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    result = run_stress(
+        args.workbook,
+        scenario=args.scenario,
+        samples=args.samples,
+        seed=args.seed,
+        executor=executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     for line in stress_lines(result):
         print(line)
     for warning in result.warnings:
@@ -339,14 +401,9 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
     """Write a synthetic workbook of a given size and seed; refuse to overwrite unless --force."""
-    from optimizer.model.synthetic import dims_for, write_workbook
+    from optimizer.model.synthetic import write_workbook
 
-    size: str | int = int(args.size) if args.size.isdigit() else args.size
-    try:
-        dims_for(size)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    size: str | int = args.size
     out = Path(args.out)
     if out.exists() and not args.force:
         print(f"{out}: exists; pass --force to overwrite", file=sys.stderr)
@@ -358,7 +415,10 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sourcing` console script and `python -m optimizer`."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a bad command line (64): returned
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handlers = {
         "solve": cmd_solve,
         "validate": cmd_validate,
@@ -374,8 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc.problems, sys.stderr)
         print(f"{exc}; nothing was written", file=sys.stderr)
         return EXIT_DATA
-    except KeyError as exc:  # unknown scenario name
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    except UnknownScenarioError as exc:  # the only data-independent mistake found after parsing
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except InputFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -386,19 +446,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:  # e.g. stdout on a full disk or a closed pipe
-        with contextlib.suppress(OSError):
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:  # not an output problem: a bug
+            return _internal_error(exc)
+        with contextlib.suppress(OSError):  # e.g. stdout on a full disk or a closed pipe
             print(f"error: cannot write output: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_CANT_WRITE
     except Exception as exc:
-        if os.environ.get("SOURCING_DEBUG"):
-            raise
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """Exit 70 for anything unexpected, with the hint for a traceback (SOURCING_DEBUG re-raises)."""
+    if os.environ.get("SOURCING_DEBUG"):
+        raise exc
+    with contextlib.suppress(OSError):
         print(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug; set SOURCING_DEBUG=1 for the traceback and report it.",
             file=sys.stderr,
         )
-        return EXIT_SOFTWARE
+    return EXIT_SOFTWARE
 
 
 if __name__ == "__main__":  # pragma: no cover

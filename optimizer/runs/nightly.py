@@ -32,7 +32,7 @@ from typing import Any
 
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.common.executor import Executor, TaskOutcome, run_tasks
-from optimizer.common.problems import InvalidInputError, OutputError
+from optimizer.common.problems import InputFileError, InvalidInputError, OutputError
 from optimizer.contract.book import Workbook, check_all, open_workbook
 from optimizer.contract.records import Inputs
 from optimizer.model.solution import Status
@@ -180,13 +180,20 @@ def previous_run(root: Path) -> Path | None:
 def run_nightly(
     workbook: str | Path, out_root: str | Path, options: NightlyOptions, now: datetime | None = None
 ) -> NightlyRun:
-    """Solve everything, write a complete run folder, update `latest`; never raises for data,
-    solver or output trouble (the exit code and the manifest say what happened)."""
+    """Solve everything, write a complete run folder, update `latest`.
+
+    Data, solver and output trouble never raise: the exit code and the manifest
+    say what happened. Only a workbook that cannot be read raises InputFileError.
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     root = Path(out_root)
     workbook = Path(workbook)
-    data = workbook.read_bytes()
+    wb = open_workbook(workbook)  # InputFileError (exit 66) when missing or unreadable
+    try:
+        data = workbook.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{workbook}: cannot be read ({exc.strerror or exc})") from exc
     manifest: dict[str, Any] = {
         "run": _run_name(now),
         "started": now.isoformat(),
@@ -204,7 +211,6 @@ def run_nightly(
             "input_sha256": manifest["input_sha256"],
         },
     )
-    wb = open_workbook(workbook)
     try:
         check_all(wb, wb.scenario_names)
     except InvalidInputError as exc:

@@ -6,7 +6,11 @@ prints or exits. Reading and validating a workbook is `optimizer.contract.book`.
 
 from __future__ import annotations
 
-from optimizer.analysis.breakevens import country_breakevens, offer_breakevens
+from optimizer.analysis.breakevens import (
+    country_breakevens,
+    lane_breakevens,
+    offer_breakevens,
+)
 from optimizer.analysis.policy import policy_costs
 from optimizer.contract.book import Workbook, scenario_inputs
 from optimizer.contract.parse import require_valid
@@ -44,7 +48,9 @@ def solve_scenario(
 
 def analyse_plan(results: Results, inputs: Inputs, opt: Engine, solution: Solution) -> None:
     """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found)."""
-    results.tariff_breakevens = offer_breakevens(opt, solution)  # reads the basis: first
+    ranging = opt.cost_ranging()  # reads the basis of `solution`: before any re-solve
+    results.breakevens_by_period = offer_breakevens(opt, solution, ranging)
+    results.tariff_breakevens = lane_breakevens(opt, solution, ranging)
     results.country_breakevens = country_breakevens(opt, solution)
     results.policy_costs = policy_costs(inputs, opt)
     results.highlights += list(results.policy_costs["sentence"])

@@ -150,7 +150,7 @@ class Session:
                 solution = self._opt.solve()
                 results = make_results(self.scenario, data, solution)
                 if solution.status is Status.OPTIMAL:
-                    results.tariff_breakevens = offer_breakevens(self._opt, solution)
+                    results.breakevens_by_period = offer_breakevens(self._opt, solution)
                 outcome.results = results
                 outcome.solve_ms = (time.perf_counter() - started) * 1000
                 if with_frontier:
