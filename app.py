@@ -14,8 +14,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from optimizer.common.format import money_m, pct
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
-from optimizer.output.results import COST_KEYS, Results
+from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.runs.session import (
     EDITABLE,
     MAX_UPLOAD_BYTES,
@@ -84,16 +85,17 @@ def sidebar_controls(session: Session, prefix: str) -> WhatIf:
     tariffs: dict[str, float] = {}
     with st.expander("US tariff by origin (%)"):
         for c in base.countries:
-            pct = st.number_input(
+            current = session.country_rates.get(c.country, 0.0)
+            rate = st.number_input(
                 c.country,
                 0.0,
                 100.0,
-                round(c.tariff_rate * 100, 4),
+                round(current * 100, 4),
                 step=1.0,
                 key=f"{prefix}tariff:{c.country}",
             )
-            if not math.isclose(pct / 100, c.tariff_rate, abs_tol=1e-9):
-                tariffs[c.country] = round(pct / 100, 6)
+            if not math.isclose(rate / 100, current, abs_tol=1e-9):
+                tariffs[c.country] = round(rate / 100, 6)
     floors: dict[str, float] = {}
     current = {f.material: f.floor_usd_per_kg for f in base.price_floors}
     with st.expander("Price floors (USD/kg; 0 = none)"):
@@ -138,28 +140,31 @@ def table_editors(session: Session, prefix: str) -> dict[str, list[dict[str, Any
 
 
 def kpis(res: Results, baseline: Results) -> None:
-    """Total cost, delta vs baseline, unmet tonnes, China share."""
-    c1, c2, c3, c4 = st.columns(4)
-    cost = res.total_cost_usd
-    base = baseline.total_cost_usd
-    c1.metric("Total cost", "n/a" if cost is None else f"${cost / 1e6:,.1f} M")
-    if cost is not None and base:
-        delta = cost - base
+    """Buyer spend and its change vs baseline, fiscal cost, unmet tonnes by material, China
+    share of value (the unmet-demand penalty, a modelling price, is never shown as money)."""
+    c1, c2, c3, c4, c5 = st.columns(5)
+    spend = res.buyer_spend_usd
+    base = baseline.buyer_spend_usd
+    c1.metric("Buyer spend", money_m(spend))
+    if spend is not None and base:
+        delta = spend - base
         c2.metric(
             "vs baseline",
-            f"{delta / 1e6:+,.1f} M",
+            money_m(delta, signed=True),
             f"{delta / base:+.1%}" if abs(delta) >= 0.5 else None,  # no arrow for "same"
             delta_color="inverse",
         )
     else:
         c2.metric("vs baseline", "n/a")
-    c3.metric(
+    c3.metric("Fiscal cost", money_m(res.fiscal_cost_usd))
+    short = res.unmet_by_material
+    c4.metric(
         "Unmet demand",
         f"{res.unmet_t:,.1f} t",
-        None if res.unmet_t <= 0 else "shortfall",
+        ", ".join(f"{m} {q:,.1f} t" for m, q in short.items()) or None,
         delta_color="inverse",
     )
-    c4.metric("China share", f"{res.china_share:.1%}")
+    c5.metric("China share (value)", pct(res.china_value_share))
 
 
 def plan_tab(res: Results) -> None:
@@ -185,12 +190,13 @@ def plan_tab(res: Results) -> None:
 def costs_tab(res: Results) -> None:
     df = pd.DataFrame(
         {
-            "component": [k.replace("_", " ") for k in COST_KEYS],
-            "USD": [res.cost_breakdown_usd[k] for k in COST_KEYS],
+            "component": [k.replace("_", " ") for k in SPEND_KEYS],
+            "USD": [res.cost_breakdown_usd[k] for k in SPEND_KEYS],
         }
     )
     st.plotly_chart(
-        px.bar(df, x="component", y="USD", title="Cost breakdown (USD)"), width="stretch"
+        px.bar(df, x="component", y="USD", title="Buyer spend by component (USD)"),
+        width="stretch",
     )
     if not res.unmet.empty:
         st.warning(
@@ -210,9 +216,9 @@ def independence_tab(outcome: Outcome) -> None:
     fig = px.line(
         front.table,
         x="max_china_share",
-        y="total_cost_usd",
+        y="buyer_spend_usd",
         markers=True,
-        labels={"max_china_share": "max China share", "total_cost_usd": "USD"},
+        labels={"max_china_share": "max China share", "buyer_spend_usd": "buyer spend (USD)"},
         title="Cost of independence from China",
     )
     fig.update_xaxes(autorange="reversed", tickformat=".0%")

@@ -32,8 +32,8 @@ def test_readme_example_runs_exactly_as_printed() -> None:
     printed = out.getvalue()
     assert "['baseline', 'exclude_china'" in printed
     assert printed.count("optimal") >= 1
-    assert "Over 2026-2028, going from no cap to no China costs" in printed
-    assert "Expected cost $" in printed
+    assert "Over 2026-2028, going from no cap to no China changes buyer spend" in printed
+    assert "Expected buyer spend $" in printed
 
 
 def test_public_names_are_exported_and_listed() -> None:
@@ -74,10 +74,10 @@ def test_solve_all_returns_tables_as_dataframes_with_the_baseline_first(
     base, no_china = results[BASELINE], results["no_china"]
     assert isinstance(base.allocation, pd.DataFrame)
     # CN1 at 10 * 1.2 = 12 USD/kg beats JP1 at 12 * 1.15 = 13.8: 20 t at 12 USD/kg
-    assert base.total_cost_usd == pytest.approx(20 * 1000 * 12.0)
-    assert no_china.total_cost_usd == pytest.approx(20 * 1000 * 13.8)
+    assert base.buyer_spend_usd == pytest.approx(20 * 1000 * 12.0)
+    assert no_china.buyer_spend_usd == pytest.approx(20 * 1000 * 13.8)
     summary = optimizer.compare(results).summary.set_index("scenario")
-    assert summary.loc["no_china", "delta_usd"] == pytest.approx(20 * 1000 * 1.8)
+    assert summary.loc["no_china", "spend_delta_usd"] == pytest.approx(20 * 1000 * 1.8)
 
 
 def test_unknown_scenario_and_bad_data_raise_the_documented_errors(

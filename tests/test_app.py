@@ -28,31 +28,38 @@ def at() -> AppTest:
 
 
 def test_opens_on_the_default_workbook_with_headline_numbers(at: AppTest) -> None:
-    assert metric(at, "Total cost") == "$1,541.8 M"
+    from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+    from optimizer.runs.pipeline import solve_scenario
+
+    res = solve_scenario(open_workbook(DEFAULT_WORKBOOK))[2]
+    assert metric(at, "Buyer spend") == f"${res.buyer_spend_usd / 1e6:,.1f} M"
+    assert metric(at, "Fiscal cost") == f"${res.fiscal_cost_usd / 1e6:,.1f} M"
     assert metric(at, "Unmet demand") == "0.0 t"
-    assert metric(at, "China share") == "45.8%"
+    assert metric(at, "China share (value)") == f"{res.china_value_share:.1%}"
     assert any("Active workbook: **default.xlsx**" in m.value for m in at.markdown)
 
 
 def test_exclude_china_drives_china_share_to_zero_and_cost_up(at: AppTest) -> None:
-    before = money(metric(at, "Total cost"))
+    before = money(metric(at, "Buyer spend"))
     at.toggle(key="wb0:baseline:excl").set_value(True).run()
     assert not at.exception
-    assert metric(at, "China share") == "0.0%"
-    assert money(metric(at, "Total cost")) > before
-    assert metric(at, "Unmet demand") != "0.0 t"  # Tb oxide falls short without China
+    assert metric(at, "China share (value)") == "0.0%"
+    assert money(metric(at, "Buyer spend")) > before
+    assert metric(at, "Unmet demand") != "0.0 t"  # 2026 Tb oxide falls short without China
     assert any("model updated in place" in c.value for c in at.caption)
 
 
 def test_tariff_slider_and_scenario_picker(at: AppTest) -> None:
+    before = float(metric(at, "China share (value)").rstrip("%"))
     at.number_input(key="wb0:baseline:tariff:China").set_value(60.0).run()
-    assert float(metric(at, "China share").rstrip("%")) < 45.8
+    assert float(metric(at, "China share (value)").rstrip("%")) < before
     at.selectbox(key="wb0:scen").set_value("exclude_china").run()
-    assert metric(at, "China share") == "0.0%"
+    assert metric(at, "China share (value)") == "0.0%"
     assert at.slider(key="wb0:exclude_china:share").disabled  # the cap is moot under exclusion
 
 
 def test_china_share_slider(at: AppTest) -> None:
     at.slider(key="wb0:baseline:share").set_value(20).run()
-    assert float(metric(at, "China share").rstrip("%")) <= 20.0 + 1e-9
+    # the cap limits each material's share by tonnes; the KPI is by value: it falls too
+    assert float(metric(at, "China share (value)").rstrip("%")) <= 20.0 + 1e-9
     assert money(metric(at, "vs baseline").replace("+", "")) > 0

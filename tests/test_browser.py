@@ -22,6 +22,10 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from optimizer.common.xlsx import write_input_workbook
+from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+from optimizer.output.results import Results
+from optimizer.runs.pipeline import solve_scenario
+from optimizer.runs.session import Session, WhatIf
 from tests.conftest import ROOT, tiny_tables
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -88,7 +92,7 @@ def page(server: str) -> Iterator[Page]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         pg.goto(server)
-        pg.wait_for_selector("text=Total cost", timeout=60_000)
+        pg.wait_for_selector("text=Buyer spend", timeout=60_000)
         yield pg
         browser.close()
 
@@ -110,21 +114,40 @@ def fingerprint(page: Page) -> str:
     return found.group(1)
 
 
+def spend(res: Results) -> str:
+    assert res.buyer_spend_usd is not None
+    return f"${res.buyer_spend_usd / 1e6:,.1f} M"
+
+
+def share(res: Results) -> str:
+    return f"{res.china_value_share:.1%}"
+
+
 def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    metric_is(page, "Total cost", "$1,541.8 M")
-    metric_is(page, "China share", "45.8%")
+    wb = open_workbook(DEFAULT_WORKBOOK)
+    base, no_china = (solve_scenario(wb, n)[2] for n in ("baseline", "exclude_china"))
+    metric_is(page, "Buyer spend", spend(base))
+    metric_is(page, "China share (value)", share(base))
     page.screenshot(path=str(ARTIFACTS / "app-start.png"))
 
-    # exclude China: share to zero, cost up, unmet Tb appears
+    # exclude China: share to zero, spend up, unmet Tb and Ga appear (in tonnes)
     page.get_by_text("Exclude China").click()
-    metric_is(page, "China share", "0.0%")
-    assert metric(page, "Total cost") == "$4,006.3 M"
-    assert metric(page, "Unmet demand") == "18.0 t"
+    metric_is(page, "China share (value)", "0.0%")
+    assert metric(page, "Buyer spend") == spend(no_china)
+    assert metric(page, "Unmet demand") == f"{no_china.unmet_t:,.1f} t"
     page.get_by_text("Exclude China").click()
-    metric_is(page, "China share", "45.8%")
+    metric_is(page, "China share (value)", share(base))
 
-    # edit a data_editor cell: the first offer (China NdPr oxide) from 78 to 1000 USD/kg
+    # what the edit below must give, computed independently through the pipeline
+    edited = Session(wb)
+    offers = [dict(r) for r in edited.base_tables["Offers"]]
+    assert offers[0]["supplier"].startswith("China") and offers[0]["price_usd_per_kg"] == 141
+    offers[0]["price_usd_per_kg"] = 50.0
+    expected = edited.run(WhatIf(edited={"Offers": offers}), with_frontier=False).results
+    assert expected is not None
+
+    # edit a data_editor cell: the first offer (China NdPr oxide) from 141 to 50 USD/kg
     before = fingerprint(page)
     page.get_by_role("tab", name="Edit tables").click()
     grid = page.locator('[data-testid="stDataFrame"]:visible').first
@@ -135,12 +158,12 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     page.keyboard.press("ArrowRight")  # price_usd_per_kg
     page.keyboard.press("Enter")
     editor = page.locator("input.gdg-input")
-    expect(editor).to_have_value("78")
-    editor.fill("1000")
+    expect(editor).to_have_value("141")
+    editor.fill("50")
     editor.press("Enter")
-    metric_is(page, "China share", "7.0%")
+    metric_is(page, "China share (value)", share(expected))
     assert fingerprint(page) != before
-    assert metric(page, "Total cost") == "$1,552.7 M"
+    assert metric(page, "Buyer spend") == spend(expected)
     assert page.get_by_text("model updated in place").is_visible()
     page.screenshot(path=str(ARTIFACTS / "app-edited.png"))
 
@@ -155,8 +178,10 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
         for r in openpyxl.load_workbook(report)["Summary"].iter_rows(values_only=True)
         if r[0]
     }
-    assert summary["Total cost (USD)"] == pytest.approx(1_552.7e6, abs=0.06e6)
-    assert summary["China share of tonnes bought"] == pytest.approx(0.07, abs=0.0005)
+    assert summary["Buyer spend (USD)"] == pytest.approx(expected.buyer_spend_usd, rel=1e-9)
+    assert summary["China share of the value bought"] == pytest.approx(
+        expected.china_value_share, rel=1e-9
+    )
 
     # the what-if's inputs solve to the same plan from the command line
     with page.expect_download() as info:
@@ -181,7 +206,7 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     doc = json.loads((tmp_path / "r" / "baseline" / "results.json").read_text())
-    assert doc["total_cost_usd"] == pytest.approx(summary["Total cost (USD)"], rel=1e-12)
+    assert doc["buyer_spend_usd"] == pytest.approx(summary["Buyer spend (USD)"], rel=1e-12)
 
     # a rejected upload keeps the default workbook active and says why
     bogus = tmp_path / "notes.xlsx"
@@ -196,5 +221,5 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     write_input_workbook(tiny, tiny_tables())
     upload.set_input_files(str(tiny))
     expect(page.get_by_text("Active workbook: tiny.xlsx")).to_be_visible(timeout=30_000)
-    metric_is(page, "Total cost", "$0.2 M")  # 20 t x 12.0 USD/kg
+    metric_is(page, "Buyer spend", "$0.2 M")  # 20 t x 12.0 USD/kg
     page.screenshot(path=str(ARTIFACTS / "app-uploaded.png"), full_page=True)

@@ -44,8 +44,11 @@ def test_solve_default_writes_reports_and_exits_0(tmp_path: Path) -> None:
             "take_or_pay",
             "unmet_penalty",
             "holding",
+            "fiscal_in_objective",
         }
         assert doc["total_cost_usd"] == pytest.approx(sum(doc["cost_breakdown_usd"].values()))
+        assert doc["total_cost_usd"] == pytest.approx(doc["buyer_spend_usd"] + doc["penalty_usd"])
+        assert doc["tariff_regime"] == {"name": "in_force", "as_of": "2026-12-01"}
         first = doc["allocation"][0]
         assert {
             "supplier",

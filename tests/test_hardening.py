@@ -681,7 +681,7 @@ def test_time_limit_reports_status_and_bound_honestly(default_wb: Workbook, tmp_
     doc = json.loads((folder / "results.json").read_text())
     assert doc["status"] == "time_limit" and doc["total_cost_usd"] is None
     assert doc["allocation"] == []
-    assert "Total cost: **n/a**" in (folder / "summary.md").read_text()
+    assert "Buyer spend: **n/a**" in (folder / "summary.md").read_text()
 
 
 # ---------------------------------------- output faults

@@ -127,7 +127,7 @@ def test_china_share_cap(solve: Solve, tables: Tables) -> None:
 def test_exclude_china(solve: Solve, tables: Tables) -> None:
     tables["Settings"] = [{"setting": "exclude_china", "value": "yes"}]
     res = solve(tables)
-    assert bought(res, "CN1") == 0 and res.china_share == 0
+    assert bought(res, "CN1") == 0 and res.china_value_share == 0
     assert res.total_cost_usd == pytest.approx(20 * 1000 * 13.8)
 
 

@@ -76,7 +76,7 @@ def test_what_changed_since_last_night(tmp_path: Path) -> None:
     run = night(path, out, T0 + timedelta(days=1))
     assert run.exit_code == 0
     kinds = {(c["scenario"], c["kind"]) for c in run.manifest["changes"]}
-    assert ("baseline", "cost") in kinds and ("baseline", "volume") in kinds
+    assert ("baseline", "spend") in kinds and ("baseline", "volume") in kinds
     moves = [
         c
         for c in run.manifest["changes"]
@@ -85,7 +85,7 @@ def test_what_changed_since_last_night(tmp_path: Path) -> None:
     assert any(c["change_t"] < 0 and c["country"] == "China" for c in moves)
     assert sum(c["change_t"] for c in moves) == pytest.approx(0.0, abs=1e-6)
     text = (run.folder / "changes.md").read_text()
-    assert "baseline: " in text and "Germanium: " in text and "total +$" in text
+    assert "baseline: " in text and "Germanium: " in text and "buyer spend +$" in text
 
 
 def test_bad_workbook_keeps_latest_and_names_the_cell(tmp_path: Path) -> None:

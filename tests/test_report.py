@@ -43,7 +43,10 @@ def test_report_workbook_contents(write: Write, tables: Tables, tmp_path: Path) 
     ):
         assert sheet in wb.sheetnames
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
-    assert summary["Total cost (USD)"] == res.total_cost_usd
+    assert summary["Buyer spend (USD)"] == pytest.approx(res.buyer_spend_usd)
+    assert (
+        summary["Objective (USD): spend + unmet penalty, a modelling price"] == res.total_cost_usd
+    )
     assert summary["Status"] == "optimal"
     alloc = wb["Allocation"]
     header = [c.value for c in alloc[1]]

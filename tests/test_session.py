@@ -32,10 +32,15 @@ def test_controls_change_the_plan_and_update_in_place(default_wb: Workbook) -> N
     assert base.results.total_cost_usd == pytest.approx(s.baseline.total_cost_usd)
     no_china = s.run(WhatIf(max_china_share=0.0))
     assert no_china.results is not None and not no_china.rebuilt  # parameters only
-    assert no_china.results.china_share == 0
+    assert no_china.results.china_value_share == 0
     assert no_china.results.total_cost_usd > base.results.total_cost_usd
-    vn = s.run(WhatIf(tariffs={"China": 0.45}))
-    assert vn.results is not None and vn.results.china_share < base.results.china_share
+    # a tariff control sets the whole rate of the country's lanes (TariffOverrides rows)
+    cn = s.run(WhatIf(tariffs={"China": 0.45}))
+    assert cn.results is not None
+    assert cn.results.china_value_share < base.results.china_value_share
+    assert set(
+        cn.results.tariff_rates.loc[cn.results.tariff_rates["country"] == "China", "tariff_rate"]
+    ) == {0.45}
     # going back is a cache hit with the very same numbers
     again = s.run(WhatIf())
     assert again is base and again.fingerprint == base.fingerprint
@@ -48,8 +53,8 @@ def test_results_are_tied_to_their_inputs(default_wb: Workbook) -> None:
     assert a.fingerprint != b.fingerprint
     settings = {r["setting"]: r["value"] for r in a.tables["Settings"]}
     assert settings["exclude_china"] is True
-    assert a.results is not None and a.results.china_share == 0
-    assert b.results is not None and b.results.china_share > 0
+    assert a.results is not None and a.results.china_value_share == 0
+    assert b.results is not None and b.results.china_value_share > 0
 
 
 def test_bad_edits_are_cited_and_produce_no_plan(default_wb: Workbook) -> None:

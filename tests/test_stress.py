@@ -59,7 +59,7 @@ def risk_row(risk: str, target: str, probability: float, **more: object) -> dict
 
 
 def costs(result: stress.StressResult) -> list[float]:
-    return [float(c) for c in result.samples["total_cost_usd"]]
+    return [float(c) for c in result.samples["buyer_spend_usd"]]
 
 
 # --------------------------------------------------------------------------- reproducibility
@@ -135,16 +135,16 @@ def test_a_certain_supplier_outage_costs_exactly_the_plan_without_that_supplier(
     assert expected == pytest.approx(WITHOUT_CN1_USD)
     assert costs(result) == pytest.approx([expected] * 12, rel=1e-9)
     assert set(result.samples["disruptions"]) == {"supplier_outage CN1"}
-    assert result.metric("baseline_cost_usd") == pytest.approx(BASELINE_USD)
-    assert result.metric("expected_cost_usd") == pytest.approx(WITHOUT_CN1_USD)
-    assert result.metric("p95_cost_usd") == pytest.approx(WITHOUT_CN1_USD)
+    assert result.metric("baseline_spend_usd") == pytest.approx(BASELINE_USD)
+    assert result.metric("expected_spend_usd") == pytest.approx(WITHOUT_CN1_USD)
+    assert result.metric("p95_spend_usd") == pytest.approx(WITHOUT_CN1_USD)
     assert result.metric("shortfall_probability") == 0.0
     top = result.suppliers.iloc[0]
     assert top["supplier"] == "CN1" and top["rank"] == 1
-    assert top["alone_cost_increase_usd"] == pytest.approx(WITHOUT_CN1_USD - BASELINE_USD)
+    assert top["alone_spend_increase_usd"] == pytest.approx(WITHOUT_CN1_USD - BASELINE_USD)
     assert top["outage_probability"] == 1.0 and top["samples_out"] == 12
     jp1 = result.suppliers.set_index("supplier").loc["JP1"]
-    assert jp1["alone_cost_increase_usd"] == 0.0 and jp1["baseline_t"] == 0.0
+    assert jp1["alone_spend_increase_usd"] == 0.0 and jp1["baseline_t"] == 0.0
 
 
 def test_probability_zero_leaves_every_sample_at_the_baseline(tables: Tables, write: Write) -> None:
@@ -157,7 +157,7 @@ def test_probability_zero_leaves_every_sample_at_the_baseline(tables: Tables, wr
     assert costs(result) == pytest.approx([BASELINE_USD] * 10)
     assert set(result.samples["disruptions"]) == {"none"}
     assert result.metric("risks") == "Risks sheet"
-    assert result.metric("expected_increase_usd") == pytest.approx(0.0, abs=1e-6)
+    assert result.metric("expected_spend_increase_usd") == pytest.approx(0.0, abs=1e-6)
 
 
 def test_partial_export_ban_from_a_period_by_hand(tables: Tables, write: Write) -> None:
@@ -170,7 +170,7 @@ def test_partial_export_ban_from_a_period_by_hand(tables: Tables, write: Write) 
     result = run_stress(write(tables), samples=3, seed=0)
     assert result.samples["disruptions"].iloc[0] == "export_ban Ga (50%) from 2027"
     assert costs(result) == pytest.approx([123_600 + 130_800] * 3)
-    assert result.metric("baseline_cost_usd") == pytest.approx(2 * (96_000 + 27_600))
+    assert result.metric("baseline_spend_usd") == pytest.approx(2 * (96_000 + 27_600))
 
 
 def test_shortfall_is_measured_even_when_the_workbook_forbids_unmet_demand(
@@ -183,7 +183,9 @@ def test_shortfall_is_measured_even_when_the_workbook_forbids_unmet_demand(
     result = run_stress(write(tables), samples=4, seed=0)
     assert set(result.samples["status"]) == {"optimal"}
     assert list(result.samples["Ga: unmet_t"]) == pytest.approx([12.0] * 4)
-    assert costs(result) == pytest.approx([12 * 1000 * 100_000 + 8 * 13_800] * 4)
+    assert costs(result) == pytest.approx([8 * 13_800] * 4)  # buyer spend: JP1's 8 t only
+    objective = [float(c) for c in result.samples["objective_usd"]]
+    assert objective == pytest.approx([12 * 1000 * 100_000 + 8 * 13_800] * 4)  # + the penalty
     row = result.unmet.set_index("material").loc["Ga"]
     assert row["shortfall_probability"] == 1.0
     assert row["expected_shortfall_t"] == pytest.approx(12.0)
@@ -200,10 +202,10 @@ def test_losing_a_supplier_with_an_offtake_minimum_excuses_the_minimum(
     tables["Risks"] = [risk_row(SUPPLIER_OUTAGE, "JP1", 1.0)]
     result = run_stress(write(tables), samples=3, seed=0)
     committed = 2 * (5 * 12_000 + 5 * 13_800)
-    assert result.metric("baseline_cost_usd") == pytest.approx(committed)
+    assert result.metric("baseline_spend_usd") == pytest.approx(committed)
     assert costs(result) == pytest.approx([BASELINE_USD] * 3)
     jp1 = result.suppliers.set_index("supplier").loc["JP1"]
-    assert jp1["alone_cost_increase_usd"] == pytest.approx(BASELINE_USD - committed)
+    assert jp1["alone_spend_increase_usd"] == pytest.approx(BASELINE_USD - committed)
 
 
 def test_tariff_shock_adds_points_capped_at_one(tables: Tables, write: Write) -> None:
@@ -333,10 +335,10 @@ def test_a_failed_chunk_is_reported_never_dropped(
     status = list(result.samples["status"])
     assert status == ["optimal"] * 10 + ["failed"] * 10 + ["optimal"] * 10
     failed = result.samples[result.samples["status"] == "failed"]
-    assert failed["total_cost_usd"].isna().all()
+    assert failed["buyer_spend_usd"].isna().all()
     assert failed["error"].str.contains("worker lost").all()
     assert result.metric("failed_samples") == 10 and result.metric("solved_samples") == 20
-    assert result.metric("expected_cost_usd") == pytest.approx(WITHOUT_CN1_USD)
+    assert result.metric("expected_spend_usd") == pytest.approx(WITHOUT_CN1_USD)
     assert any("10 samples failed" in line for line in stress_lines(result))
 
 
@@ -358,7 +360,7 @@ def test_report_files_are_written_with_chart_headline_and_safe_text(
 
     md = (out / "stress.md").read_text(encoding="utf-8")
     assert re.search(
-        r"\*\*Expected cost \$[\d,]+\.\d M, P95 \$[\d,]+\.\d M; "
+        r"\*\*Expected buyer spend \$[\d,]+\.\d M, P95 \$[\d,]+\.\d M; "
         r"probability of a Ga shortfall \d+\.\d%\.\*\*",
         md,
     ), md[:300]
@@ -366,14 +368,16 @@ def test_report_files_are_written_with_chart_headline_and_safe_text(
 
     doc = json.loads((out / "stress.json").read_text(encoding="utf-8"))
     assert doc["summary"]["samples"] == 30 and len(doc["samples"]) == 30
-    assert doc["summary"]["expected_cost_usd"] == pytest.approx(result.metric("expected_cost_usd"))
+    assert doc["summary"]["expected_spend_usd"] == pytest.approx(
+        result.metric("expected_spend_usd")
+    )
     assert doc["headline"] == result.headline
     assert sum(b["samples"] for b in doc["cost_buckets"]) == 30
 
     wb = openpyxl.load_workbook(out / "stress.xlsx")
     assert wb.sheetnames == [
         "Summary",
-        "Cost distribution",
+        "Spend distribution",
         "Shortfalls",
         "Suppliers",
         "Drivers",
@@ -381,7 +385,7 @@ def test_report_files_are_written_with_chart_headline_and_safe_text(
         "Samples",
     ]
     assert wb["Summary"]["A1"].value == result.headline
-    assert len(wb["Cost distribution"]._charts) == 1
+    assert len(wb["Spend distribution"]._charts) == 1
     suppliers = wb["Suppliers"]
     names = [c.value for c in suppliers["B"][1:]]
     assert evil in names
@@ -410,7 +414,12 @@ def test_console_summary_names_the_numbers(tables: Tables, write: Write) -> None
     tables["Risks"] = [risk_row(SUPPLIER_OUTAGE, "CN1", 1.0)]
     lines = stress_lines(run_stress(write(tables), samples=8, seed=3))
     assert lines[0].startswith("stress test of baseline: 8 samples, seed 3, risks from Risks sheet")
-    assert lines[1] == ("baseline plan $0.2 M; expected $0.3 M, P50 $0.3 M, P95 $0.3 M, max $0.3 M")
+    assert lines[1] == (
+        "buyer spend: baseline plan $0.2 M; expected $0.3 M, P50 $0.3 M, P95 $0.3 M, "
+        "max $0.3 M; expected fiscal cost $0.0 M"
+    )
     assert lines[2] == "shortfall probability: Ga 0.0% (expected 0.0 t, P95 0.0 t)"
-    assert lines[3].startswith("suppliers that matter most: 1. CN1 (+$0.0 M if lost); 2. JP1")
+    assert lines[3].startswith(
+        "suppliers that matter most: 1. CN1 (if lost: spend +$0.0 M, 0.0 t more unmet); 2. JP1"
+    )
     assert len(lines) == 4  # no warning line: nothing failed

@@ -22,7 +22,7 @@ import pandas as pd
 from optimizer.analysis.replan import resolve
 from optimizer.common.format import pct
 from optimizer.contract.schema import KG_PER_T
-from optimizer.model.data import Buy, ModelData
+from optimizer.model.data import Buy, BuyData, ModelData
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Tariff steps (fraction) of the coarse scan before bisection in country break-evens.
@@ -40,11 +40,12 @@ OUT_OF_RANGE = "not within 0-100%"
 Ranging = Mapping[Buy, tuple[float, float]]
 
 
-def _rate_for_cost(cost_usd_per_t: float, price: float, freight: float) -> float:
-    """The tariff at which landed cost x 1000 equals the given objective coefficient."""
-    if price <= 0:
+def _rate_for_cost(cost_usd_per_t: float, d: BuyData) -> float:
+    """The tariff at which purchase d's objective coefficient (1000 x its objective cost per
+    kg) equals the given value; NaN when it pays no price."""
+    if d.price_paid <= 0:
         return math.nan
-    return (cost_usd_per_t / KG_PER_T - freight) / price - 1.0
+    return (cost_usd_per_t / KG_PER_T - d.freight - d.objective_extra) / d.price_paid - 1.0
 
 
 def _candidate_rates(data: ModelData, ranging: Ranging, b: Buy) -> tuple[float, float]:
@@ -55,8 +56,8 @@ def _candidate_rates(data: ModelData, ranging: Ranging, b: Buy) -> tuple[float, 
     d = data.buys[b]
     cost = KG_PER_T * d.landed
     down, up = ranging.get(b, (-math.inf, math.inf))
-    rate_up = _rate_for_cost(up, d.price_paid, d.freight) if math.isfinite(up) else math.inf
-    rate_down = _rate_for_cost(down, d.price_paid, d.freight) if math.isfinite(down) else -math.inf
+    rate_up = _rate_for_cost(up, d) if math.isfinite(up) else math.inf
+    rate_down = _rate_for_cost(down, d) if math.isfinite(down) else -math.inf
     if not math.isfinite(cost):  # pragma: no cover - check_finite rejects such data
         return math.inf, -math.inf
     return (
@@ -99,9 +100,7 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
         bought = q > EPS_T
         up, down = _candidate_rates(data, ranging, b)
         if b not in ranging and not bought and sol.reduced_costs.get(b, 0.0) > 0:
-            down = _rate_for_cost(
-                KG_PER_T * d.landed - sol.reduced_costs[b], d.price_paid, d.freight
-            )
+            down = _rate_for_cost(KG_PER_T * d.objective_cost - sol.reduced_costs[b], d)
         rate = up if bought else down
         inside = math.isfinite(rate) and 0.0 <= rate <= 1.0
         note = ""

@@ -7,10 +7,16 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from optimizer.analysis.replan import material_costs, resolve, with_settings
+from optimizer.analysis.replan import (
+    material_spend,
+    plan_totals,
+    resolve,
+    unmet_by_material,
+    with_settings,
+)
 from optimizer.common.format import money_m, period_span
 from optimizer.contract.records import Inputs
-from optimizer.model.data import ModelData, prepare
+from optimizer.model.data import Buy, ModelData, prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, EngineFactory, Status
 
@@ -25,11 +31,13 @@ class Frontier:
     """
 
     table: pd.DataFrame
-    last_step_usd: float | None  # cost(0%) - cost(10%)
+    last_step_usd: float | None  # buyer spend(0%) - spend(10%)
     sentence: str
     seconds: float = 0.0
     note: str = ""
     workbook_share: float = 1.0
+    #: the tariffs the sweep applied: `regime in_force (as of 2026-12-01)`
+    tariffs: str = ""
 
 
 def cost_of_independence(
@@ -55,21 +63,25 @@ def cost_of_independence(
     rows = [_frontier_point(opt, base, share) for share in grid]
     table = pd.DataFrame(rows)
     table["workbook_setting"] = table["max_china_share"] == mine
-    table["delta_usd"] = table["total_cost_usd"] - table["total_cost_usd"].iloc[0]
-    cost = dict(zip(table["max_china_share"], table["total_cost_usd"], strict=True))
-    if 0.1 not in cost:
-        cost[0.1] = _frontier_point(opt, base, 0.1)["total_cost_usd"]
-    last = None
-    if cost.get(0.0) is not None and cost.get(0.1) is not None:
-        last = float(cost[0.0] - cost[0.1])
+    table["spend_delta_usd"] = table["buyer_spend_usd"] - table["buyer_spend_usd"].iloc[0]
+    by_share: dict[float, dict[str, object]] = {float(str(r["max_china_share"])): r for r in rows}
+    at_10 = by_share.get(0.1) or _frontier_point(opt, base, 0.1)
+    spend_0, spend_10 = _number(by_share[0.0]["buyer_spend_usd"]), _number(at_10["buyer_spend_usd"])
+    last = spend_0 - spend_10 if spend_0 is not None and spend_10 is not None else None
     return Frontier(
         table,
         last,
-        frontier_sentence(table, last, base),
+        frontier_sentence(table, at_10, base),
         time.perf_counter() - started,
         note=frontier_note(settings.exclude_china, settings.max_china_share),
         workbook_share=mine,
+        tariffs=f"regime {base.tariff_regime or 'flat rates (Countries, TariffOverrides)'}"
+        + (f" (as of {base.data_date})" if base.data_date else ""),
     )
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(str(value))
 
 
 def frontier_note(exclude_china: bool, max_china_share: float) -> str:
@@ -87,36 +99,72 @@ def frontier_note(exclude_china: bool, max_china_share: float) -> str:
     )
 
 
+def _china_shares(data: ModelData, x: dict[Buy, float]) -> tuple[float, float]:
+    """(largest China share by tonnes of any material and period, China share of the
+    value bought): the first is what the cap limits."""
+    bought: dict[tuple[str, str], float] = {}
+    china: dict[tuple[str, str], float] = {}
+    value = china_value = 0.0
+    for b, q in x.items():
+        d = data.buys[b]
+        bought[(b[1], b[2])] = bought.get((b[1], b[2]), 0.0) + q
+        value += q * d.price_paid
+        if d.china:
+            china[(b[1], b[2])] = china.get((b[1], b[2]), 0.0) + q
+            china_value += q * d.price_paid
+    largest = max((china.get(k, 0.0) / v for k, v in bought.items() if v > EPS_T), default=0.0)
+    return largest, (china_value / value if value > 0 else 0.0)
+
+
 def _frontier_point(opt: Engine, base: ModelData, share: float) -> dict[str, object]:
+    """One point: buyer spend, fiscal cost and unmet tonnes apart (the penalty, a modelling
+    price, only in `objective_usd`)."""
     sol = resolve(opt, with_settings(base, max_china_share=share))
     ok = sol.status is Status.OPTIMAL
-    bought = sum(sol.x.values())
-    china = sum(q for b, q in sol.x.items() if base.buys[b].china)
+    totals = plan_totals(base, sol) if ok else {}
+    largest, value_share = _china_shares(base, dict(sol.x.items())) if ok else (None, None)
     row: dict[str, object] = {
         "max_china_share": share,
         "status": sol.status.value,
-        "total_cost_usd": sol.objective_usd if ok else None,
-        "unmet_t": sum(sol.unmet.values()) if ok else None,
-        "china_share": china / bought if ok and bought > 0 else 0.0,
+        "buyer_spend_usd": totals.get("buyer_spend_usd"),
+        "fiscal_cost_usd": totals.get("fiscal_cost_usd"),
+        "unmet_t": totals.get("unmet_t"),
+        "china_tonnes_share_max": largest,
+        "china_value_share": value_share,
+        "objective_usd": sol.objective_usd if ok else None,
     }
-    costs = material_costs(base, sol) if ok else {}
+    spend = material_spend(base, sol) if ok else {}
+    unmet = unmet_by_material(base, sol) if ok else {}
     for m in base.materials:
-        row[f"{m}: cost_usd"] = costs.get(m)
-        row[f"{m}: unmet_t"] = sum(q for (mm, _), q in sol.unmet.items() if mm == m) if ok else None
+        row[f"{m}: spend_usd"] = spend.get(m)
+        row[f"{m}: unmet_t"] = unmet.get(m)
     return row
 
 
-def frontier_sentence(table: pd.DataFrame, last: float | None, data: ModelData) -> str:
-    """`The last 10% of independence from China costs $X M ...`."""
-    if table.empty or last is None:
+def _unmet_words(row: pd.Series | dict[str, object], materials: tuple[str, ...]) -> str:
+    """`Tb oxide 18.0 t, Dy oxide 0.3 t`: the materials a point leaves short."""
+    parts = []
+    for m in materials:
+        v = _number(row.get(f"{m}: unmet_t"))
+        if v is not None and v > EPS_T:
+            parts.append(f"{m} {v:,.1f} t")
+    return ", ".join(parts)
+
+
+def frontier_sentence(table: pd.DataFrame, at_10: dict[str, object] | None, data: ModelData) -> str:
+    """`Over 2026-2028, going from no cap to no China raises buyer spend by $X M ...`."""
+    if table.empty or at_10 is None or table["buyer_spend_usd"].isna().any():
         return "the frontier could not be computed for every point"
-    full = table.iloc[-1]
-    first = table.iloc[0]
-    unmet = full["unmet_t"] or 0.0
+    full, first = table.iloc[-1], table.iloc[0]
+    change = float(full["buyer_spend_usd"] - first["buyer_spend_usd"])
+    unmet = _unmet_words(full, data.materials)
+    last = float(full["buyer_spend_usd"]) - (_number(at_10["buyer_spend_usd"]) or 0.0)
     return (
-        f"Over {period_span(data.periods)}, going from no cap to no China costs "
-        f"{money_m(full['total_cost_usd'] - first['total_cost_usd'])}; the last 10% of "
-        f"independence (10% -> 0% China share) costs {money_m(last)}"
-        + (f" and leaves {unmet:,.1f} t unmet" if unmet > EPS_T else "")
+        f"Over {period_span(data.periods)}, going from no cap to no China changes buyer spend "
+        f"by {money_m(change, signed=True)}"
+        + (f" and leaves {unmet} unmet" if unmet else "")
+        + f"; the last 10% of independence (10% -> 0% China share) changes it by "
+        f"{money_m(last, signed=True)}"
+        + (f" (unmet at 10%: {_unmet_words(at_10, data.materials) or 'none'})" if unmet else "")
         + "."
     )

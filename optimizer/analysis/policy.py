@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.analysis.replan import resolve
+from optimizer.analysis.replan import plan_totals, resolve, unmet_by_material
 from optimizer.common.format import money_m, period_span
 from optimizer.contract.records import Inputs, Offtake, PriceFloor, Stockpile
 from optimizer.model.data import prepare
 from optimizer.model.fast import FastOptimizer
-from optimizer.model.solution import Engine, Status
+from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 # --------------------------------------------------------------------------- 3. policy costs
 
@@ -96,7 +96,10 @@ def active_levers(inputs: Inputs) -> list[Lever]:
         name = f"allied share minimum {s.min_allied_share:.0%}"
         levers.append(Lever(name, "allied", _relax_settings(min_allied_share=0.0), "allied_min"))
     for f in inputs.price_floors:
-        name = f"${f.floor_usd_per_kg:,.0f}/kg {f.material} floor ({f.applies_to})"
+        name = (
+            f"${f.floor_usd_per_kg:,.0f}/kg {f.material} floor ({f.applies_to}, "
+            f"paid by {f.paid_by})"
+        )
         levers.append(Lever(name, "price_floor", _relax_floor(f)))
     for k in inputs.offtakes:
         if k.min_t <= 0:
@@ -119,17 +122,36 @@ def active_levers(inputs: Inputs) -> list[Lever]:
 
 
 def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
-    """Cost each active lever adds, by re-solving without it (and its duals where it has a row).
+    """What each active lever changes, by re-solving without it: buyer spend, fiscal cost and
+    unmet tonnes apart (and its rows' duals where it has some).
 
-    cost_usd >= 0 for every restricting policy: removing a restriction cannot raise the optimum.
+    `cost_usd` is the change in buyer spend the lever causes (spend with it minus spend
+    without it); `fiscal_usd` the change in fiscal cost; `unmet_t` the unmet tonnes it adds
+    (by material in `unmet_detail`). `objective_usd` is the change of the objective, which
+    also prices unmet demand at the penalty (a modelling price) and is >= 0 for every
+    restricting lever; spend alone can fall when a lever leaves demand unmet.
     """
-    cols = ["lever", "kind", "cost_usd", "cost_pct", "status_without", "dual_usd_per_t", "sentence"]
+    cols = [
+        "lever",
+        "kind",
+        "cost_usd",
+        "cost_pct",
+        "fiscal_usd",
+        "unmet_t",
+        "unmet_detail",
+        "objective_usd",
+        "status_without",
+        "dual_usd_per_t",
+        "sentence",
+    ]
     levers = active_levers(inputs)
     if not levers:
         return pd.DataFrame(columns=cols)
     data = prepare(inputs)
     opt = opt or FastOptimizer(data)
     base = resolve(opt, data)
+    with_it = plan_totals(data, base) if base.status is Status.OPTIMAL else None
+    base_unmet = unmet_by_material(data, base)
     rows = []
     for lever in levers:
         dual = None
@@ -137,29 +159,48 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
             dual = sum(
                 abs(v) for idx, v in base.duals.get(lever.family, {}).items() if lever.match(idx)
             )
-        without = resolve(opt, prepare(lever.relax(inputs)))
-        cost = pct = None
-        if base.status is Status.OPTIMAL and without.status is Status.OPTIMAL:
+        relaxed = prepare(lever.relax(inputs))
+        without = resolve(opt, relaxed)
+        row: dict[str, object] = dict.fromkeys(cols)
+        row.update(lever=lever.name, kind=lever.kind, dual_usd_per_t=dual)
+        row["status_without"] = without.status.value
+        if with_it is not None and without.status is Status.OPTIMAL:
             assert base.objective_usd is not None and without.objective_usd is not None
-            cost = base.objective_usd - without.objective_usd
-            pct = cost / without.objective_usd if without.objective_usd else None
-        sentence = (
-            f"The {lever.name} costs {money_m(cost)} over {period_span(data.periods)}"
-            + (f" ({pct:+.1%})" if pct is not None else "")
-            if cost is not None
-            else f"The {lever.name}: cost unknown (plan {base.status.value}, "
-            f"without it {without.status.value})"
-        )
-        rows.append(
-            {
-                "lever": lever.name,
-                "kind": lever.kind,
-                "cost_usd": cost,
-                "cost_pct": pct,
-                "status_without": without.status.value,
-                "dual_usd_per_t": dual,
-                "sentence": sentence,
-            }
-        )
+            other = plan_totals(relaxed, without)
+            spend = with_it["buyer_spend_usd"] - other["buyer_spend_usd"]
+            added = {m: q - unmet_by_material(relaxed, without)[m] for m, q in base_unmet.items()}
+            detail = ", ".join(f"{m} {q:+,.1f} t" for m, q in added.items() if abs(q) > EPS_T)
+            row.update(
+                cost_usd=spend,
+                cost_pct=spend / other["buyer_spend_usd"] if other["buyer_spend_usd"] else None,
+                fiscal_usd=with_it["fiscal_cost_usd"] - other["fiscal_cost_usd"],
+                unmet_t=with_it["unmet_t"] - other["unmet_t"],
+                unmet_detail=detail,
+                objective_usd=base.objective_usd - without.objective_usd,
+            )
+        row["sentence"] = _sentence(lever.name, row, period_span(data.periods), base, without)
+        rows.append(row)
     opt.update(data)  # leave the model as we found it
     return pd.DataFrame(rows, columns=cols)
+
+
+def _sentence(
+    name: str, row: dict[str, object], span: str, base: Solution, without: Solution
+) -> str:
+    """`The ... floor changes buyer spend by +$0.0 M over 2026-2028 and fiscal cost by ...`."""
+    if row["cost_usd"] is None:
+        return (
+            f"The {name}: effect unknown (plan {base.status.value}, "
+            f"without it {without.status.value})"
+        )
+    spend = float(str(row["cost_usd"]))
+    pct = row["cost_pct"]
+    text = f"The {name} changes buyer spend by {money_m(spend, signed=True)} over {span}"
+    if pct is not None:
+        text += f" ({float(str(pct)):+.1%})"
+    fiscal = float(str(row["fiscal_usd"]))
+    if abs(fiscal) >= 0.5:
+        text += f" and fiscal cost by {money_m(fiscal, signed=True)}"
+    if row["unmet_detail"]:
+        text += f"; unmet demand changes by {row['unmet_detail']}"
+    return text

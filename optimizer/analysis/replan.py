@@ -16,18 +16,41 @@ from optimizer.model.data import ModelData
 from optimizer.model.solution import Engine, Solution
 
 
-def material_costs(data: ModelData, sol: Solution) -> dict[str, float]:
-    """USD per material: landed purchases, take-or-pay, unmet penalty and holding."""
+def material_spend(data: ModelData, sol: Solution) -> dict[str, float]:
+    """Buyer spend per material, USD: landed purchases, take-or-pay and holding (never the
+    unmet-demand penalty, a modelling price)."""
     cost = dict.fromkeys(data.materials, 0.0)
     for b, q in sol.x.items():
         cost[b[1]] += q * KG_PER_T * data.buys[b].landed
     for b, q in sol.untaken.items():
         cost[b[1]] += q * KG_PER_T * data.take_or_pay[b][1] * data.buys[b].price_paid
-    for (m, _), q in sol.unmet.items():
-        cost[m] += q * KG_PER_T * data.settings.unmet_penalty_usd_per_kg
     for (m, _), q in sol.stock.items():
         cost[m] += q * KG_PER_T * data.stock[m].holding_usd_per_kg
     return cost
+
+
+def plan_totals(data: ModelData, sol: Solution) -> dict[str, float]:
+    """Buyer spend, fiscal cost and penalty of a solution (USD) and its unmet tonnes.
+
+    spend + penalty (+ fiscal in the national-cost view) is the objective.
+    """
+    spend = sum(material_spend(data, sol).values())
+    fiscal = sum(q * KG_PER_T * data.buys[b].support_usd_per_kg for b, q in sol.x.items())
+    unmet = sum(sol.unmet.values())
+    return {
+        "buyer_spend_usd": spend,
+        "fiscal_cost_usd": fiscal,
+        "penalty_usd": unmet * KG_PER_T * data.settings.unmet_penalty_usd_per_kg,
+        "unmet_t": unmet,
+    }
+
+
+def unmet_by_material(data: ModelData, sol: Solution) -> dict[str, float]:
+    """Unmet tonnes per material over all periods (every material, 0 when met)."""
+    out = dict.fromkeys(data.materials, 0.0)
+    for (m, _), q in sol.unmet.items():
+        out[m] += q
+    return out
 
 
 def resolve(opt: Engine, data: ModelData) -> Solution:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from optimizer.analysis.replan import plan_totals
 from optimizer.analysis.risks import (
     SUPPLIER_OUTAGE,
     Disruption,
@@ -53,7 +54,6 @@ from optimizer.contract.book import open_workbook, scenario_inputs
 from optimizer.contract.parse import require_valid
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
-from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import ModelData, prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, Status
@@ -110,10 +110,13 @@ def solve_sample(
             bought[b[0]] = bought.get(b[0], 0.0) + q
         for b, q in sol.untaken.items():  # a take-or-pay charge counts as depending on it
             bought[b[0]] = bought.get(b[0], 0.0) + q
+    totals = plan_totals(data, sol)
     return SampleOutcome(
         status=sol.status.value,
         total_cost_usd=sol.objective_usd if optimal else None,
-        penalty_usd=sum(unmet.values()) * KG_PER_T * data.settings.unmet_penalty_usd_per_kg,
+        penalty_usd=totals["penalty_usd"],
+        buyer_spend_usd=totals["buyer_spend_usd"] if optimal else None,
+        fiscal_cost_usd=totals["fiscal_cost_usd"] if optimal else None,
         unmet_t=tuple(unmet.values()),
         bought_t=bought,
         seconds=time.perf_counter() - start,

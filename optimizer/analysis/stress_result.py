@@ -22,15 +22,18 @@ COST_BUCKETS: Final = 12
 
 @dataclass(frozen=True)
 class SampleOutcome:
-    """One re-optimised sample: status, cost (USD, unmet penalty included), unmet t per material."""
+    """One re-optimised sample: status, buyer spend and fiscal cost (USD), unmet t per material,
+    and the objective (which also prices unmet demand at the penalty, a modelling price)."""
 
     status: str
-    total_cost_usd: float | None
+    total_cost_usd: float | None  # the objective
     penalty_usd: float
     unmet_t: tuple[float, ...]  # per material, in ModelData.materials order
     bought_t: dict[str, float]  # per supplier (only the baseline keeps it)
     seconds: float
     rebuilt: bool = False
+    buyer_spend_usd: float | None = None
+    fiscal_cost_usd: float | None = None
 
 
 @dataclass
@@ -38,7 +41,8 @@ class StressResult:
     """Tables of a stress test (money USD, quantities t, probabilities fractions).
 
     samples: one row per sample, in order (status `failed` for a failed chunk).
-    summary: metric / value / unit rows (expected, P50, P95, max cost, baseline ...).
+    summary: metric / value / unit rows (expected, P50, P95, max buyer spend, baseline ...;
+    the objective's statistics, penalty included, are labelled `objective_*`).
     unmet: per material, probability and size of a shortfall.
     suppliers: criticality ranking. drivers: cost with vs without each disruption.
     risks: the risks drawn from (Risks sheet or defaults).
@@ -67,9 +71,9 @@ class StressResult:
 
     @property
     def headline(self) -> str:
-        """`Expected cost $X M, P95 $Y M; probability of a Gallium shortfall Z%, ...`."""
-        expected, p95 = self.metric("expected_cost_usd"), self.metric("p95_cost_usd")
-        text = f"Expected cost {money_m(expected)}, P95 {money_m(p95)}"
+        """`Expected buyer spend $X M, P95 $Y M; probability of a Tb oxide shortfall Z%, ...`."""
+        expected, p95 = self.metric("expected_spend_usd"), self.metric("p95_spend_usd")
+        text = f"Expected buyer spend {money_m(expected)}, P95 {money_m(p95)}"
         u = self.unmet.sort_values(
             ["shortfall_probability", "material"], ascending=[False, True], kind="stable"
         )
@@ -95,7 +99,7 @@ def samples_table(
     per_sample: Sequence[SampleOutcome | str],
     baseline: SampleOutcome,
 ) -> pd.DataFrame:
-    base_cost = baseline.total_cost_usd
+    base_spend = baseline.buyer_spend_usd
     rows: list[dict[str, Any]] = []
     for i, (drawn, out) in enumerate(zip(draws, per_sample, strict=True), start=1):
         row: dict[str, Any] = {
@@ -104,18 +108,18 @@ def samples_table(
             "n_disruptions": len(drawn),
         }
         if isinstance(out, str):
-            row.update(status="failed", total_cost_usd=math.nan, purchase_cost_usd=math.nan)
-            row.update(delta_usd=math.nan, unmet_t=math.nan)
+            row.update(status="failed", buyer_spend_usd=math.nan, spend_delta_usd=math.nan)
+            row.update(fiscal_cost_usd=math.nan, unmet_t=math.nan)
             row.update({_unmet_column(m): math.nan for m in data.materials})
-            row.update(seconds=math.nan, error=out)
+            row.update(objective_usd=math.nan, seconds=math.nan, error=out)
         else:
-            cost = math.nan if out.total_cost_usd is None else out.total_cost_usd
             solved = out.total_cost_usd is not None
+            spend = out.buyer_spend_usd if solved and out.buyer_spend_usd is not None else math.nan
             row.update(
                 status=out.status,
-                total_cost_usd=cost,
-                purchase_cost_usd=cost - out.penalty_usd if solved else math.nan,
-                delta_usd=cost - base_cost if base_cost is not None else math.nan,
+                buyer_spend_usd=spend,
+                spend_delta_usd=spend - base_spend if base_spend is not None else math.nan,
+                fiscal_cost_usd=out.fiscal_cost_usd if solved else math.nan,
                 unmet_t=sum(out.unmet_t) if solved else math.nan,
             )
             row.update(
@@ -124,7 +128,11 @@ def samples_table(
                     for m, q in zip(data.materials, out.unmet_t, strict=True)
                 }
             )
-            row.update(seconds=out.seconds, error="")
+            row.update(
+                objective_usd=out.total_cost_usd if solved else math.nan,
+                seconds=out.seconds,
+                error="",
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -144,9 +152,10 @@ def summary_table(
 ) -> pd.DataFrame:
     samples, seed, scenario, from_sheet = run
     ok = table[table["status"] == Status.OPTIMAL.value]
-    cost = ok["total_cost_usd"].to_numpy(dtype=float)
-    purchase = ok["purchase_cost_usd"].to_numpy(dtype=float)
-    base = math.nan if baseline.total_cost_usd is None else baseline.total_cost_usd
+    spend = ok["buyer_spend_usd"].to_numpy(dtype=float)
+    fiscal = ok["fiscal_cost_usd"].to_numpy(dtype=float)
+    objective = ok["objective_usd"].to_numpy(dtype=float)
+    base = math.nan if baseline.buyer_spend_usd is None else baseline.buyer_spend_usd
     short = ok["unmet_t"].to_numpy(dtype=float) > EPS_T
     rows: list[tuple[str, Any, str]] = [
         ("scenario", scenario, ""),
@@ -161,17 +170,18 @@ def summary_table(
             "samples",
         ),
         ("baseline_status", baseline.status, ""),
-        ("baseline_cost_usd", base, "USD"),
-        ("expected_cost_usd", _stat(cost), "USD"),
-        ("p50_cost_usd", _stat(cost, 50), "USD"),
-        ("p95_cost_usd", _stat(cost, 95), "USD"),
-        ("max_cost_usd", float(cost.max()) if cost.size else math.nan, "USD"),
-        ("min_cost_usd", float(cost.min()) if cost.size else math.nan, "USD"),
-        ("expected_increase_usd", _stat(cost) - base, "USD"),
-        ("expected_purchase_cost_usd", _stat(purchase), "USD"),
-        ("p95_purchase_cost_usd", _stat(purchase, 95), "USD"),
+        ("baseline_spend_usd", base, "USD"),
+        ("expected_spend_usd", _stat(spend), "USD"),
+        ("p50_spend_usd", _stat(spend, 50), "USD"),
+        ("p95_spend_usd", _stat(spend, 95), "USD"),
+        ("max_spend_usd", float(spend.max()) if spend.size else math.nan, "USD"),
+        ("min_spend_usd", float(spend.min()) if spend.size else math.nan, "USD"),
+        ("expected_spend_increase_usd", _stat(spend) - base, "USD"),
+        ("expected_fiscal_cost_usd", _stat(fiscal), "USD"),
         ("shortfall_probability", float(short.mean()) if short.size else math.nan, "fraction"),
         ("expected_unmet_t", _stat(ok["unmet_t"].to_numpy(dtype=float)), "t"),
+        ("expected_objective_usd", _stat(objective), "USD (modelling: incl. unmet penalty)"),
+        ("p95_objective_usd", _stat(objective, 95), "USD (modelling: incl. unmet penalty)"),
         ("model_rebuilds", rebuilds, "solves"),
     ]
     return pd.DataFrame(rows, columns=["metric", "value", "unit"], dtype=object)
@@ -234,50 +244,51 @@ def suppliers_table(
     baseline: SampleOutcome,
     alone: Mapping[str, SampleOutcome],
 ) -> pd.DataFrame:
-    """Ranking: cost of losing each supplier alone (exact), then the Monte Carlo view.
+    """Ranking: losing each supplier alone (exact), then the Monte Carlo view.
 
-    A supplier the chosen plan does not use (nor pays take-or-pay to) costs
-    nothing when lost alone: the plan stays feasible and optimal, so it is not
-    re-solved.
+    Ranked by the objective's increase when the supplier is lost alone (the model's own
+    valuation, which prices unmet demand at the penalty); the table shows the buyer-spend
+    increase and the extra unmet tonnes apart. A supplier the chosen plan does not use (nor
+    pays take-or-pay to) changes nothing when lost alone, so it is not re-solved.
     """
     country_of = {b.supplier: b.country for b in data.buys.values()}
     probability = outage_probability(risks, data)
     ok = (table["status"] == Status.OPTIMAL.value).to_numpy()
-    cost = table["total_cost_usd"].to_numpy(dtype=float)
+    spend = table["buyer_spend_usd"].to_numpy(dtype=float)
     short = table["unmet_t"].to_numpy(dtype=float) > EPS_T
     hits = [_hit_suppliers(data, d) for d in draws]
-    base_cost = math.nan if baseline.total_cost_usd is None else baseline.total_cost_usd
     base_unmet = sum(baseline.unmet_t)
     rows = []
     for s in sorted(country_of):
         out = np.array([s in h for h in hits], dtype=bool)
         when_out, others = ok & out, ok & ~out
         lost = alone.get(s)
-        if baseline.total_cost_usd is None:
-            increase, extra_unmet = math.nan, math.nan
+        if baseline.total_cost_usd is None or baseline.buyer_spend_usd is None:
+            objective, increase, extra_unmet = math.nan, math.nan, math.nan
         elif lost is None:
-            increase, extra_unmet = 0.0, 0.0
-        elif lost.total_cost_usd is None:
-            increase, extra_unmet = math.nan, math.nan
+            objective, increase, extra_unmet = 0.0, 0.0, 0.0
+        elif lost.total_cost_usd is None or lost.buyer_spend_usd is None:
+            objective, increase, extra_unmet = math.nan, math.nan, math.nan
         else:
-            increase = lost.total_cost_usd - base_cost
+            objective = lost.total_cost_usd - baseline.total_cost_usd
+            increase = lost.buyer_spend_usd - baseline.buyer_spend_usd
             extra_unmet = sum(lost.unmet_t) - base_unmet
-        mean_out = float(cost[when_out].mean()) if when_out.any() else math.nan
-        mean_others = float(cost[others].mean()) if others.any() else math.nan
+        mean_out = float(spend[when_out].mean()) if when_out.any() else math.nan
+        mean_others = float(spend[others].mean()) if others.any() else math.nan
         rows.append(
             {
                 "supplier": s,
                 "country": country_of[s],
                 "baseline_t": baseline.bought_t.get(s, 0.0),
-                "alone_cost_increase_usd": increase,
+                "alone_spend_increase_usd": increase,
                 "alone_extra_unmet_t": max(0.0, extra_unmet)
                 if math.isfinite(extra_unmet)
                 else extra_unmet,
+                "alone_objective_increase_usd": objective,
                 "outage_probability": probability[s],
-                "expected_loss_usd": probability[s] * increase,
                 "samples_out": int(when_out.sum()),
-                "mean_cost_when_out_usd": mean_out,
-                "increase_when_out_usd": mean_out - mean_others,
+                "mean_spend_when_out_usd": mean_out,
+                "spend_increase_when_out_usd": mean_out - mean_others,
                 "shortfall_rate_when_out": float(short[when_out].mean())
                 if when_out.any()
                 else math.nan,
@@ -287,7 +298,7 @@ def suppliers_table(
     if df.empty:
         return df
     df = df.sort_values(
-        ["alone_cost_increase_usd", "increase_when_out_usd", "supplier"],
+        ["alone_objective_increase_usd", "spend_increase_when_out_usd", "supplier"],
         ascending=[False, False, True],
         na_position="last",
         kind="stable",
@@ -297,9 +308,10 @@ def suppliers_table(
 
 
 def drivers_table(draws: Sequence[tuple[Disruption, ...]], table: pd.DataFrame) -> pd.DataFrame:
-    """Per disruption (kind and target): how often, and mean cost with it vs without it."""
+    """Per disruption (kind and target): how often, mean buyer spend with it vs without it,
+    and how often a shortfall comes with it."""
     ok = (table["status"] == Status.OPTIMAL.value).to_numpy()
-    cost = table["total_cost_usd"].to_numpy(dtype=float)
+    cost = table["buyer_spend_usd"].to_numpy(dtype=float)
     short = table["unmet_t"].to_numpy(dtype=float) > EPS_T
     labels = sorted({d.label for drawn in draws for d in drawn})
     sets = [{d.label for d in drawn} for drawn in draws]
@@ -314,9 +326,9 @@ def drivers_table(draws: Sequence[tuple[Disruption, ...]], table: pd.DataFrame) 
                 "disruption": label,
                 "samples": int(has.sum()),
                 "frequency": float(has.mean()),
-                "mean_cost_with_usd": mean_with,
-                "mean_cost_without_usd": mean_without,
-                "increase_usd": mean_with - mean_without,
+                "mean_spend_with_usd": mean_with,
+                "mean_spend_without_usd": mean_without,
+                "spend_increase_usd": mean_with - mean_without,
                 "shortfall_rate_with": float(short[with_it].mean()) if with_it.any() else math.nan,
             }
         )
@@ -324,14 +336,17 @@ def drivers_table(draws: Sequence[tuple[Disruption, ...]], table: pd.DataFrame) 
         "disruption",
         "samples",
         "frequency",
-        "mean_cost_with_usd",
-        "mean_cost_without_usd",
-        "increase_usd",
+        "mean_spend_with_usd",
+        "mean_spend_without_usd",
+        "spend_increase_usd",
         "shortfall_rate_with",
     ]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values(
-        ["increase_usd", "disruption"], ascending=[False, True], na_position="last", kind="stable"
+        ["shortfall_rate_with", "spend_increase_usd", "disruption"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="stable",
     ).reset_index(drop=True)
 
 
@@ -353,9 +368,9 @@ def risks_table(risks: Sequence[Risk], from_sheet: bool) -> pd.DataFrame:
 
 
 def cost_buckets(result: StressResult, buckets: int = COST_BUCKETS) -> pd.DataFrame:
-    """Histogram of solved samples' total cost: equal-width buckets between min and max."""
+    """Histogram of solved samples' buyer spend: equal-width buckets between min and max."""
     cost = result.samples.loc[
-        result.samples["status"] == Status.OPTIMAL.value, "total_cost_usd"
+        result.samples["status"] == Status.OPTIMAL.value, "buyer_spend_usd"
     ].to_numpy(dtype=float)
     cols = ["bucket", "from_usd", "to_usd", "samples", "share"]
     if cost.size == 0:

@@ -89,6 +89,8 @@ def parse_value(kind: Kind, value: Any, name: str, choices: tuple[str, ...] = ()
         )
     if isinstance(value, CellFault):
         raise ValueError(f"{name} {value.reason}")
+    if kind is Kind.DATE:
+        return _to_date(value, name)
     when = _date_like(value)
     if kind is Kind.PERIOD and when:
         year = f"{value.year}" if isinstance(value, date) else "2026"
@@ -141,6 +143,25 @@ def parse_value(kind: Kind, value: Any, name: str, choices: tuple[str, ...] = ()
             f"write {number / 100:g} or {number:g}% for {number:g}%"
         )
     return number
+
+
+def _to_date(value: Any, name: str) -> date:
+    """A calendar date from a date cell or ISO text (2026-02-20); ValueError otherwise."""
+    if isinstance(value, datetime):
+        if value.time() != time():
+            raise ValueError(f"{name} must be a date without a time of day (found {show(value)})")
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = _check_text(value.strip(), name)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"{name} must be a date, as a date cell or as text like 2026-02-20 (found {show(value)})"
+    )
 
 
 def parse_cell(col: ColumnSpec, cell: RawCell | None) -> tuple[Any, Problem | None]:

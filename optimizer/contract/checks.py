@@ -12,12 +12,8 @@ from typing import Any
 from optimizer.common.limits import MAX_COEFFICIENT_RATIO, TINY_T
 from optimizer.common.problems import Problem
 from optimizer.contract.cells import did_you_mean
-from optimizer.contract.records import (
-    Inputs,
-    Offer,
-    Offtake,
-    Settings,
-)
+from optimizer.contract.records import Inputs, Offer, Offtake, Settings
+from optimizer.contract.tariff_checks import check_tariffs
 
 # --------------------------------------------------------------------------- checks
 
@@ -244,6 +240,7 @@ def check_inputs(inputs: Inputs) -> list[Problem]:
         *check_reference(
             inputs.tariff_overrides, "material", material_names, "material", "Materials"
         ),
+        *check_tariffs(inputs),
         *check_reference(inputs.price_floors, "material", material_names, "material", "Materials"),
         *check_reference(inputs.offtakes, "supplier", supplier_names, "supplier", "Suppliers"),
         *check_reference(inputs.offtakes, "material", material_names, "material", "Materials"),

@@ -8,7 +8,8 @@ docs cannot drift from what the validator enforces.
 
 from __future__ import annotations
 
-from optimizer.contract.schema import SETTINGS, SHEETS, ColumnSpec, Kind
+from optimizer.contract.schema import SHEETS, ColumnSpec, Kind
+from optimizer.contract.settings import SETTINGS
 
 KIND_TEXT = {
     Kind.TEXT: "text",
@@ -18,7 +19,32 @@ KIND_TEXT = {
     Kind.PERIOD: "period label (e.g. 2026)",
     Kind.CHOICE: "one of",
     Kind.ANY: "depends on the row",
+    Kind.DATE: "date (a date cell, or text 2026-02-20)",
 }
+
+#: How the Tariffs sheet's legal bases stack (docs and the model, optimizer/model/tariffs.py).
+STACKING = (
+    ("mfn", "the general (column 1) duty of the HTS line", "base duty, unless an FTA rate applies"),
+    ("trade_agreement", "a free-trade-agreement rate (AU, KORUS, USMCA ...)", "replaces mfn"),
+    ("section_301", "Section 301 duties on Chinese goods", "adds"),
+    (
+        "section_232",
+        "Section 232 national-security duties",
+        "adds; goods under it pay no ieepa_reciprocal or section_122",
+    ),
+    (
+        "ieepa_reciprocal",
+        "IEEPA reciprocal tariffs (void since 20 Feb 2026)",
+        "adds, unless section_232 applies",
+    ),
+    ("ieepa_fentanyl", "IEEPA fentanyl tariffs (void since 20 Feb 2026)", "adds"),
+    (
+        "section_122",
+        "Section 122 balance-of-payments surcharge",
+        "adds, unless section_232 applies",
+    ),
+    ("other", "any other measure", "adds"),
+)
 
 
 def _default(col: ColumnSpec) -> str:
@@ -96,16 +122,38 @@ def workbook_markdown() -> str:
                 "|---|---|---|---|---|",
             ]
             for st in SETTINGS:
-                default = (
-                    ("TRUE" if st.default else "FALSE")
-                    if isinstance(st.default, bool)
-                    else f"{st.default:g}"
-                )
+                if isinstance(st.default, bool):
+                    default = "TRUE" if st.default else "FALSE"
+                elif isinstance(st.default, (int, float)):
+                    default = f"{st.default:g}"
+                else:
+                    default = "blank" if st.default in (None, "") else str(st.default)
                 out.append(
                     f"| `{st.name}` | {KIND_TEXT[st.kind]} | {default} | {st.unit} "
                     f"| {st.description} |"
                 )
             out.append("")
+        if s.name == "Tariffs":
+            out += [
+                "How the bases stack, on each day of a period (a period's rate is the mean over "
+                "its days: purchases are taken to be spread evenly):",
+                "",
+                "| basis | what | stacking |",
+                "|---|---|---|",
+                *[f"| `{b}` | {what} | {how} |" for b, what, how in STACKING],
+                "",
+                "- Within one basis the most specific row in force applies: a material before "
+                "an HTS prefix (longer first) before every material, then a named country before "
+                "every country; two rows of one basis, origin and material (and regime) may not "
+                "overlap in time.",
+                "- With Tariffs rows, Countries `tariff_rate` stays blank; a TariffOverrides row "
+                "still replaces the whole rate of its (country, material) in every period.",
+                "- Without Tariffs rows the workbook is contract v1: each origin pays its "
+                "Countries `tariff_rate`, or its TariffOverrides rate.",
+                "- Dates need a calendar: a period labelled as a year runs from 1 January to 31 "
+                "December; other labels need a Periods row once any Tariffs row carries a date.",
+                "",
+            ]
         if s.name == "Scenarios":
             out += [
                 "A scenario is every row with the same `scenario` name; each row overrides "

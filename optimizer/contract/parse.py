@@ -22,13 +22,16 @@ from optimizer.contract.records import (
     Material,
     Offer,
     Offtake,
+    Period,
     PriceFloor,
     Settings,
     Stockpile,
     Supplier,
+    Tariff,
     TariffOverride,
 )
-from optimizer.contract.schema import SETTINGS, SETTINGS_BY_NAME, Kind, SettingSpec
+from optimizer.contract.schema import Kind, SettingSpec
+from optimizer.contract.settings import SETTINGS, SETTINGS_BY_NAME
 from optimizer.contract.workbook import RawTable, RawWorkbook
 
 R = TypeVar("R")
@@ -116,7 +119,9 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
     offtakes, p8 = parse_table(t("Offtakes"), Offtake)
     stockpile, p9 = parse_table(t("Stockpile"), Stockpile)
     settings, p10 = _parse_settings(t("Settings"))
-    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10):
+    tariffs, p11 = parse_table(t("Tariffs"), Tariff)
+    period_dates, p12 = parse_table(t("Periods"), Period)
+    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12):
         problems.extend(part)
 
     countries = [_default_china_flag(c) for c in countries]
@@ -127,6 +132,8 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
         suppliers=tuple(suppliers),
         offers=tuple(offers),
         tariff_overrides=tuple(overrides),
+        tariffs=tuple(tariffs),
+        period_dates=tuple(period_dates),
         price_floors=tuple(floors),
         offtakes=tuple(offtakes),
         stockpile=tuple(stockpile),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 
 def _refs() -> Mapping[str, str]:
@@ -21,6 +22,7 @@ class Material:
 
     material: str
     unit: str = "t"
+    hts: str | None = None
     refs: Mapping[str, str] = _refs()
 
 
@@ -36,10 +38,10 @@ class Demand:
 
 @dataclass(frozen=True)
 class Country:
-    """An origin country, its US tariff rate (fraction) and policy flags."""
+    """An origin country, its flat US tariff (fraction; None with Tariffs rows) and flags."""
 
     country: str
-    tariff_rate: float
+    tariff_rate: float | None = None
     allied: bool = False
     china: bool | None = None  # None until resolved: TRUE only for the row named China
     refs: Mapping[str, str] = _refs()
@@ -80,12 +82,43 @@ class TariffOverride:
 
 
 @dataclass(frozen=True)
+class Tariff:
+    """One tariff measure: a rate by legal basis for an origin and material, in a date window.
+
+    Blank country, material and hts mean every origin, every material, any HTS code;
+    a blank regime means every regime.
+    """
+
+    basis: str = ""  # blank only while a bad cell is being reported
+    rate: float = 0.0
+    regime: str | None = None
+    country: str | None = None
+    material: str | None = None
+    hts: str | None = None
+    from_date: date | None = None
+    to_date: date | None = None
+    description: str = ""
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar dates of a period (first and last day, inclusive)."""
+
+    period: str
+    start: date
+    end: date
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
 class PriceFloor:
     """Minimum price paid, USD/kg, for `high_standard` suppliers or `all`."""
 
     material: str
     floor_usd_per_kg: float
     applies_to: str = "high_standard"
+    paid_by: str = "buyer"
     refs: Mapping[str, str] = _refs()
 
 
@@ -123,6 +156,10 @@ class Settings:
     min_allied_share: float = 0.0
     unmet_penalty_usd_per_kg: float = 100_000.0
     allow_unmet: bool = True
+    tariff_regime: str = ""
+    data_date: date | None = None
+    importer_country: str = "United States"
+    national_cost: bool = False
     refs: Mapping[str, str] = _refs()
 
 
@@ -136,6 +173,8 @@ class Inputs:
     suppliers: tuple[Supplier, ...]
     offers: tuple[Offer, ...]
     tariff_overrides: tuple[TariffOverride, ...] = ()
+    tariffs: tuple[Tariff, ...] = ()
+    period_dates: tuple[Period, ...] = ()
     price_floors: tuple[PriceFloor, ...] = ()
     offtakes: tuple[Offtake, ...] = ()
     stockpile: tuple[Stockpile, ...] = ()

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     BOOL = "bool"  # TRUE/FALSE, yes/no, 1/0
     PERIOD = "period"  # a label such as 2026, kept as text
     CHOICE = "choice"  # one of ColumnSpec.choices
+    DATE = "date"  # a calendar date: a date cell, or ISO text 2026-02-20
     ANY = "any"  # parsed later by whatever the row points at (Settings.value, Scenarios.value)
 
 
@@ -81,6 +82,12 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
         (
             ColumnSpec("material", Kind.TEXT, True, description="Material name, e.g. NdPr oxide."),
             ColumnSpec("unit", Kind.TEXT, default="t", description="Quantity unit (tonnes)."),
+            ColumnSpec(
+                "hts",
+                Kind.TEXT,
+                description="US tariff classification (HTS), e.g. 2846.90.20; Tariffs rows may "
+                "name it, or its first digits, instead of the material.",
+            ),
         ),
         key=("material",),
     ),
@@ -104,9 +111,10 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
             ColumnSpec(
                 "tariff_rate",
                 Kind.RATE,
-                True,
                 unit="fraction",
-                description="US tariff on the customs value (price paid), e.g. 0.19 for 19%.",
+                description="Flat US tariff on the customs value (price paid), e.g. 0.19 for "
+                "19%: required when the workbook has no Tariffs rows, and left blank when it has "
+                "(the measures set the rate).",
             ),
             ColumnSpec(
                 "allied",
@@ -194,6 +202,88 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
         key=("country", "material"),
     ),
     SheetSpec(
+        "Tariffs",
+        False,
+        "US tariff measures by legal basis and date. A period pays every measure in force "
+        "during it, weighted by the share of the period it is in force; within one basis the "
+        "most specific row applies (a material before an HTS prefix, longer first, before "
+        "every material; then a named country before every country); bases stack as the law "
+        "stacks them (see the stacking table). Rows with a blank regime belong to every "
+        "regime; Settings `tariff_regime` picks the regime (default: the first one named here). "
+        "Goods of the importer country (Settings `importer_country`) pay none.",
+        (
+            ColumnSpec(
+                "regime",
+                Kind.TEXT,
+                description="Named tariff regime this row belongs to (blank = every regime).",
+            ),
+            ColumnSpec(
+                "country",
+                Kind.TEXT,
+                lookup="Countries",
+                description="Origin (blank or * = every origin).",
+            ),
+            ColumnSpec(
+                "material",
+                Kind.TEXT,
+                lookup="Materials",
+                description="Material (blank = every material, or those matching `hts`).",
+            ),
+            ColumnSpec(
+                "hts",
+                Kind.TEXT,
+                description="HTS code or its first digits (blank = any): matches Materials `hts`.",
+            ),
+            ColumnSpec(
+                "basis",
+                Kind.CHOICE,
+                True,
+                choices=(
+                    "mfn",
+                    "trade_agreement",
+                    "section_301",
+                    "section_232",
+                    "section_122",
+                    "ieepa_reciprocal",
+                    "ieepa_fentanyl",
+                    "other",
+                ),
+                description="Legal basis (it sets how the rate stacks with the others).",
+            ),
+            ColumnSpec(
+                "rate",
+                Kind.RATE,
+                True,
+                unit="fraction",
+                description="Rate on the customs value, e.g. 0.25 for 25%.",
+            ),
+            ColumnSpec(
+                "from_date",
+                Kind.DATE,
+                description="First day in force (blank = always in force before `to_date`).",
+            ),
+            ColumnSpec(
+                "to_date",
+                Kind.DATE,
+                description="Last day in force (blank = no end).",
+            ),
+            ColumnSpec("description", Kind.TEXT, description="What the measure is."),
+        ),
+        key=("regime", "country", "material", "hts", "basis", "from_date"),
+    ),
+    SheetSpec(
+        "Periods",
+        False,
+        "Calendar dates of each period, for dated tariff measures. Without a row, a period "
+        "labelled as a year (2026) runs from 1 January to 31 December.",
+        (
+            ColumnSpec("period", Kind.PERIOD, True, description="Period label, as in Demand."),
+            ColumnSpec("start", Kind.DATE, True, description="First day of the period."),
+            ColumnSpec("end", Kind.DATE, True, description="Last day of the period."),
+        ),
+        key=("period",),
+    ),
+    SheetSpec(
         "PriceFloors",
         False,
         "Minimum price paid per material (high-standard marketplaces).",
@@ -208,6 +298,16 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 default="high_standard",
                 choices=("high_standard", "all"),
                 description="`high_standard`: only high-standard suppliers; `all`: every supplier.",
+            ),
+            ColumnSpec(
+                "paid_by",
+                Kind.CHOICE,
+                default="buyer",
+                choices=("buyer", "government"),
+                description="`buyer`: the buyer pays at least the floor (a high-standard "
+                "marketplace; the floor is the customs value); `government`: the buyer pays the "
+                "offer price and the government pays the gap to the floor on what is bought "
+                "(price support, as in the DoD-MP deal), reported as fiscal cost.",
             ),
         ),
         key=("material",),
@@ -348,47 +448,6 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
 )
 
 SHEETS_BY_NAME: Final[dict[str, SheetSpec]] = {s.name.lower(): s for s in SHEETS}
-
-SETTINGS: Final[tuple[SettingSpec, ...]] = (
-    SettingSpec("exclude_china", Kind.BOOL, False, "", "No purchase of China origin."),
-    SettingSpec(
-        "max_china_share",
-        Kind.RATE,
-        1.0,
-        "fraction",
-        "Most of each material's purchases per period that may be of China origin.",
-    ),
-    SettingSpec(
-        "max_country_share",
-        Kind.RATE,
-        1.0,
-        "fraction",
-        "Most of each material's purchases per period from any one country.",
-    ),
-    SettingSpec(
-        "min_allied_share",
-        Kind.RATE,
-        0.0,
-        "fraction",
-        "Least of each material's purchases per period from allied countries.",
-    ),
-    SettingSpec(
-        "unmet_penalty_usd_per_kg",
-        Kind.NUMBER,
-        100_000.0,
-        "USD/kg",
-        "Cost charged for each kg of demand left unmet.",
-    ),
-    SettingSpec(
-        "allow_unmet",
-        Kind.BOOL,
-        True,
-        "",
-        "FALSE: demand must be met in full, or the plan is infeasible.",
-    ),
-)
-
-SETTINGS_BY_NAME: Final[dict[str, SettingSpec]] = {s.name: s for s in SETTINGS}
 
 
 KG_PER_T: Final[float] = 1000.0

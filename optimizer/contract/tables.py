@@ -15,7 +15,8 @@ from openpyxl.utils import get_column_letter
 from optimizer.common.problems import Problem
 from optimizer.contract.parse import parse_inputs
 from optimizer.contract.records import Inputs
-from optimizer.contract.schema import SETTINGS, SHEETS, SHEETS_BY_NAME
+from optimizer.contract.schema import SHEETS, SHEETS_BY_NAME
+from optimizer.contract.settings import SETTINGS
 from optimizer.contract.workbook import RawCell, RawRow, RawTable, RawWorkbook
 
 Tables = dict[str, list[dict[str, Any]]]
@@ -27,6 +28,8 @@ _RECORDS = {
     "Suppliers": "suppliers",
     "Offers": "offers",
     "TariffOverrides": "tariff_overrides",
+    "Tariffs": "tariffs",
+    "Periods": "period_dates",
     "PriceFloors": "price_floors",
     "Offtakes": "offtakes",
     "Stockpile": "stockpile",

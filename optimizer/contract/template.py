@@ -18,7 +18,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from optimizer.common.xlsx import save_atomic, set_cell, write_rows
 from optimizer.contract.docs import column_help, contract_rows
-from optimizer.contract.schema import SETTINGS, SHEETS, Kind
+from optimizer.contract.schema import SHEETS, Kind
+from optimizer.contract.settings import SETTINGS
 
 #: Rows offered for dropdown lookups and validations.
 MAX_ROWS = 2000
@@ -85,6 +86,9 @@ def _add_validation(
             type="decimal", operator="between", formula1="0", formula2="1", allow_blank=True
         )
         dv.error, dv.errorTitle = "A fraction between 0 and 1 (0.19 for 19%)", "Rate"
+    elif kind is Kind.DATE:
+        dv = DataValidation(type="date", operator="greaterThan", formula1="1", allow_blank=True)
+        dv.error, dv.errorTitle = "A date, e.g. 2026-02-20", "Date"
     elif kind is Kind.NUMBER:
         dv = DataValidation(
             type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True

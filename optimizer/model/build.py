@@ -127,6 +127,7 @@ def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) ->
         m.tariff = pyo.Param(m.B, initialize=0.0, **mutable)  # fraction
         m.freight = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg
         m.upper = pyo.Param(m.B, initialize=math.inf, **mutable)  # t per period
+        m.support = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg price support counted
     m.demand = pyo.Param(m.MT, initialize=0.0, **mutable)  # t
     m.capacity = pyo.Param(m.CAP, initialize=0.0, **mutable)  # t per period
     m.hard_min = pyo.Param(m.HARD, initialize=0.0, **mutable)  # t
@@ -157,6 +158,7 @@ def set_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
         _store(m.tariff, [d.tariff_rate for d in buys])
         _store(m.freight, [d.freight for d in buys])
         _store(m.upper, [d.upper_t for d in buys])
+        _store(m.support, [d.objective_extra for d in buys])
     for mt, q in data.demand.items():  # MT is every (material, period), in its own order
         m.demand[mt] = q
     _store(m.capacity, data.capacity.values())
@@ -287,13 +289,24 @@ def add_allied_share_minimum(m: pyo.ConcreteModel, data: ModelData) -> None:
 
 
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """min 1000 * [sum landed*x + sum top_cost*w + penalty*sum u + sum holding*v] (USD)."""
-    price, tariff, freight = m.price, m.tariff, m.freight
+    """min 1000 * [sum (landed + g)*x + sum top_cost*w + penalty*sum u + sum holding*v] (USD).
+
+    landed[b] = price[b] (1 + tariff[b]) + freight[b] is what the buyer pays per kg;
+    g[b] is the government's price support per kg, counted only in the national-cost
+    view (Settings national_cost; 0 otherwise), so the objective is buyer spend plus
+    the unmet-demand penalty (a modelling price), plus fiscal cost in that view.
+    """
+    price, tariff, freight, support = m.price, m.tariff, m.freight, m.support
     landed = LinearExpression(
         [
-            MonomialTermExpression((p * (1 + r) + f, x))
-            for p, r, f, x in zip(
-                price.values(), tariff.values(), freight.values(), m.x.values(), strict=True
+            MonomialTermExpression((p * (1 + r) + f + g, x))
+            for p, r, f, g, x in zip(
+                price.values(),
+                tariff.values(),
+                freight.values(),
+                support.values(),
+                m.x.values(),
+                strict=True,
             )
         ]
     )

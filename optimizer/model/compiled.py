@@ -133,8 +133,12 @@ def share_values(data: ModelData) -> tuple[float, ...]:
 
 
 def x_costs(buys: Sequence[BuyData]) -> list[float]:
-    """Objective coefficient of x[b] (USD per t): 1000 x landed cost, as the model's Params."""
-    return [KG_PER_T * (d.price_paid * (1 + d.tariff_rate) + d.freight) for d in buys]
+    """Objective coefficient of x[b] (USD per t): 1000 x (landed cost + counted support), as the
+    model's Params."""
+    return [
+        KG_PER_T * (d.price_paid * (1 + d.tariff_rate) + d.freight + d.objective_extra)
+        for d in buys
+    ]
 
 
 def other_costs(data: ModelData, lp: CompiledLp) -> Floats:

@@ -1,8 +1,10 @@
 """From checked inputs to the numbers the LP is built from.
 
 Everything the model needs is resolved here, once: which (supplier, material,
-period) purchases exist, the price actually paid (contract price, then the
-floor), the tariff rate (override, else country), landed cost, upper bounds.
+period) purchases exist, the price the buyer pays (contract price, then a
+buyer-paid floor), the government's price support (a government-paid floor),
+the tariff rate of the measures in force (`optimizer.model.tariffs`), landed
+cost, upper bounds.
 `ModelData.structure` holds only what shapes the index sets; two ModelData
 with the same structure differ only in parameter values, so a built model can
 be updated in place instead of rebuilt.
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 from optimizer.common.problems import Problem
 from optimizer.contract.records import Inputs, Offer, Settings
+from optimizer.contract.tariff_checks import active_regime
+from optimizer.model.tariffs import lane_rates
 
 Buy = tuple[str, str, str]  # (supplier, material, period)
 MT = tuple[str, str]  # (material, period)
@@ -32,16 +36,27 @@ class BuyData:
     allied: bool
     high_standard: bool
     offer_price: float  # USD/kg as quoted
-    price_paid: float  # USD/kg after contract price and floor: the customs value
-    floor_applied: bool
+    price_paid: float  # USD/kg after contract price and a buyer-paid floor: the customs value
+    floor_applied: bool  # a buyer-paid floor raised the price
     tariff_rate: float  # fraction of price_paid
     freight: float  # USD/kg, not dutiable
     upper_t: float  # math.inf when unlimited; 0 when excluded
+    #: USD/kg the government pays the supplier on top (a government-paid floor's gap)
+    support_usd_per_kg: float = 0.0
+    #: USD/kg of that support the objective counts (the national-cost view; else 0)
+    objective_extra: float = 0.0
+    #: the tariff's make-up: (basis, rate) pairs adding up to tariff_rate
+    tariff_parts: tuple[tuple[str, float], ...] = ()
 
     @property
     def landed(self) -> float:
-        """Landed cost USD/kg = price_paid * (1 + tariff) + freight."""
+        """Landed cost to the buyer, USD/kg = price_paid * (1 + tariff) + freight."""
         return self.price_paid * (1.0 + self.tariff_rate) + self.freight
+
+    @property
+    def objective_cost(self) -> float:
+        """USD/kg the objective charges: landed cost, plus the support in the national view."""
+        return self.landed + self.objective_extra
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class ModelData:
     stock: dict[str, StockData]
     settings: Settings
     countries: dict[str, tuple[bool, bool]]  # country -> (china, allied)
+    #: which tariffs apply: the regime's name ("" without Tariffs rows) and the data date
+    tariff_regime: str = ""
+    data_date: str = ""
 
     @property
     def structure(self) -> Structure:
@@ -123,13 +141,13 @@ def prepare(inputs: Inputs) -> ModelData:
     settings = inputs.settings
     countries = {c.country: c for c in inputs.countries}
     suppliers = {s.supplier: s for s in inputs.suppliers}
-    overrides = {(o.country, o.material): o.tariff_rate for o in inputs.tariff_overrides}
     floors = {f.material: f for f in inputs.price_floors}
     offtakes = {(k.supplier, k.material): k for k in inputs.offtakes}
 
     lanes: dict[tuple[str, str], list[Offer]] = {}
     for offer in inputs.offers:
         lanes.setdefault((offer.supplier, offer.material), []).append(offer)
+    tariffs = lane_rates(inputs, ((suppliers[s].country, m) for s, m in sorted(lanes)), periods)
 
     buys: dict[Buy, BuyData] = {}
     hard_minimum: dict[Buy, float] = {}
@@ -152,9 +170,12 @@ def prepare(inputs: Inputs) -> ModelData:
             floor_applies = floor is not None and (
                 floor.applies_to == "all" or supplier.high_standard
             )
-            floor_applied = bool(floor_applies and floor and floor.floor_usd_per_kg > price)
+            gap = max(0.0, floor.floor_usd_per_kg - price) if floor and floor_applies else 0.0
+            floor_applied = bool(gap > 0 and floor and floor.paid_by == "buyer")
+            support = gap if floor and floor.paid_by == "government" else 0.0
             if floor_applied and floor:
                 price = floor.floor_usd_per_kg
+            lane = tariffs[(country.country, material, period)]
             upper = math.inf if offer.max_t is None else offer.max_t
             if offtake and offtake.max_t is not None:
                 upper = min(upper, offtake.max_t)
@@ -172,9 +193,12 @@ def prepare(inputs: Inputs) -> ModelData:
                 offer_price=offer.price_usd_per_kg,
                 price_paid=price,
                 floor_applied=floor_applied,
-                tariff_rate=overrides.get((country.country, material), country.tariff_rate),
+                tariff_rate=lane.rate,
                 freight=offer.freight_usd_per_kg,
                 upper_t=upper,
+                support_usd_per_kg=support,
+                objective_extra=support if settings.national_cost else 0.0,
+                tariff_parts=lane.parts,
             )
             if offtake and offtake.min_t > 0:
                 if offtake.take_or_pay is None:
@@ -207,6 +231,8 @@ def prepare(inputs: Inputs) -> ModelData:
         stock=stock,
         settings=settings,
         countries={c.country: (bool(c.china), c.allied) for c in inputs.countries},
+        tariff_regime=active_regime(inputs),
+        data_date=settings.data_date.isoformat() if settings.data_date else "",
     )
 
 
@@ -224,7 +250,7 @@ def check_finite(data: ModelData) -> list[Problem]:
             bad.append(Problem("", "", f"{what} is not a finite number ({value})"))
 
     for key, b in data.buys.items():
-        need(b.landed, f"landed cost of {key}")
+        need(b.objective_cost, f"landed cost of {key}")
         if math.isnan(b.upper_t):
             bad.append(Problem("", "", f"upper bound of {key} is NaN"))
     for mt, q in data.demand.items():

@@ -197,7 +197,7 @@ class FastOptimizer:
         sub = [buys[i] for i in changed.tolist()]
         s = data.settings
         return (
-            finite((d.landed for d in sub), len(sub))
+            finite((d.objective_cost for d in sub), len(sub))
             and not any(math.isnan(d.upper_t) for d in sub)
             and finite(data.demand.values(), len(data.demand))
             and finite(data.capacity.values(), len(data.capacity))

@@ -26,44 +26,73 @@ class Comparison:
 
 
 def _material_shares(res: Results) -> pd.DataFrame:
+    """Per material over all periods: tonnes bought, China and allied shares by tonnes and by
+    value (price paid x tonnes), and buyer spend (landed purchases; take-or-pay and holding
+    are per scenario, in the summary)."""
     a = res.allocation
-    cols = ["material", "bought_t", "china_share", "allied_share", "cost_usd"]
+    cols = [
+        "material",
+        "bought_t",
+        "china_tonnes_share",
+        "china_value_share",
+        "allied_tonnes_share",
+        "spend_usd",
+    ]
     if a.empty:
         return pd.DataFrame(columns=cols)
     g = a.assign(
         china_t=a["quantity_t"].where(a["china"], 0.0),
+        china_value=a["purchase_usd"].where(a["china"], 0.0),
         allied_t=a["quantity_t"].where(a["allied"], 0.0),
     ).groupby("material", sort=False)
     out = g.agg(
         bought_t=("quantity_t", "sum"),
         china_t=("china_t", "sum"),
+        china_value=("china_value", "sum"),
+        value=("purchase_usd", "sum"),
         allied_t=("allied_t", "sum"),
-        cost_usd=("cost_usd", "sum"),
+        spend_usd=("cost_usd", "sum"),
     ).reset_index()
-    out["china_share"] = out["china_t"] / out["bought_t"]
-    out["allied_share"] = out["allied_t"] / out["bought_t"]
+    out["china_tonnes_share"] = out["china_t"] / out["bought_t"]
+    out["china_value_share"] = (out["china_value"] / out["value"]).where(out["value"] > 0, 0.0)
+    out["allied_tonnes_share"] = out["allied_t"] / out["bought_t"]
     return out[cols]
 
 
+def _delta(value: float | None, base: float | None) -> float | None:
+    return value - base if value is not None and base is not None else None
+
+
 def compare(results: Sequence[Results], baseline: str = BASELINE) -> Comparison:
-    """Compare scenarios against the baseline: totals, per material, who gains and loses volume."""
+    """Compare scenarios against the baseline: buyer spend, fiscal cost and unmet tonnes apart,
+    per material, who gains and loses volume. The objective (which also prices unmet demand
+    at the penalty, a modelling price) is a labelled column of its own."""
     base = next((r for r in results if r.scenario == baseline), results[0])
-    base_cost = base.total_cost_usd
     rows = []
+    materials = list(dict.fromkeys(m for r in results for m in r.unmet_by_material))
     for r in results:
-        delta = None
-        if r.total_cost_usd is not None and base_cost is not None:
-            delta = r.total_cost_usd - base_cost
+        delta = _delta(r.buyer_spend_usd, base.buyer_spend_usd)
+        spend_base = base.buyer_spend_usd
         rows.append(
             {
                 "scenario": r.scenario,
                 "status": r.status.value,
-                "total_cost_usd": r.total_cost_usd,
-                "delta_usd": delta,
-                "delta_pct": delta / base_cost if delta is not None and base_cost else None,
+                "buyer_spend_usd": r.buyer_spend_usd,
+                "spend_delta_usd": delta,
+                "spend_delta_pct": delta / spend_base if delta is not None and spend_base else None,
+                "fiscal_cost_usd": r.fiscal_cost_usd,
+                "fiscal_delta_usd": _delta(r.fiscal_cost_usd, base.fiscal_cost_usd),
+                "unmet_t": r.unmet_t if r.solved else None,
+                **{
+                    f"unmet: {m} t": r.unmet_by_material.get(m, 0.0) if r.solved else None
+                    for m in materials
+                },
+                "china_value_share": r.china_value_share if r.solved else None,
                 **{f"{k}_usd": v for k, v in r.cost_breakdown_usd.items()},
-                "unmet_t": r.unmet_t,
-                "china_share": r.china_share,
+                "objective_usd": r.total_cost_usd,
+                "tariff_regime": r.tariff_regime or "flat rates",
+                "data_date": r.data_date,
+                "description": r.description,
             }
         )
     summary = pd.DataFrame(rows)
@@ -71,7 +100,7 @@ def compare(results: Sequence[Results], baseline: str = BASELINE) -> Comparison:
     parts = []
     for r in results:
         shares = _material_shares(r)
-        unmet = r.unmet.groupby("material")["quantity_t"].sum() if len(r.unmet) else pd.Series()
+        unmet = pd.Series(r.unmet_by_material, dtype=float)
         shares["unmet_t"] = shares["material"].map(unmet).fillna(0.0)
         missing = set(unmet.index) - set(shares["material"])
         if missing:
@@ -82,8 +111,8 @@ def compare(results: Sequence[Results], baseline: str = BASELINE) -> Comparison:
         parts.append(shares)
     by_material = pd.concat(parts, ignore_index=True)
     base_mat = by_material[by_material["scenario"] == base.scenario].set_index("material")
-    by_material["delta_cost_usd"] = by_material["cost_usd"] - by_material["material"].map(
-        base_mat["cost_usd"]
+    by_material["spend_delta_usd"] = by_material["spend_usd"] - by_material["material"].map(
+        base_mat["spend_usd"]
     )
 
     changes = allocation_changes(base, results)
@@ -125,31 +154,39 @@ def allocation_changes(base: Results, results: Sequence[Results]) -> pd.DataFram
 def comparison_sentences(
     base: Results, results: Sequence[Results], changes: pd.DataFrame
 ) -> list[str]:
-    """One line per scenario: cost change, unmet tonnes, the biggest volume moves."""
+    """One line per scenario: buyer-spend and fiscal change, unmet tonnes by material, the
+    biggest volume moves (and, for a scenario that moves nothing, its description)."""
     out = []
     for r in results:
         if r is base:
             continue
-        if r.total_cost_usd is None:
+        if not r.solved:
             out.append(f"{r.scenario}: {r.status.value} ({r.message})")
             continue
-        if base.total_cost_usd is None:
+        spend = r.buyer_spend_usd or 0.0
+        if not base.solved or base.buyer_spend_usd is None:
             out.append(
-                f"{r.scenario}: {r.status.value}, {money_m(r.total_cost_usd)} "
+                f"{r.scenario}: {r.status.value}, buyer spend {money_m(spend)} "
                 f"(no delta: the {base.scenario} is {base.status.value})"
             )
             continue
-        d = r.total_cost_usd - base.total_cost_usd
-        text = f"{r.scenario}: {money_m(d, signed=True)}"
-        if base.total_cost_usd:
-            text += f" ({d / base.total_cost_usd:+.1%})"
+        d = spend - base.buyer_spend_usd
+        text = f"{r.scenario}: buyer spend {money_m(d, signed=True)}"
+        if base.buyer_spend_usd:
+            text += f" ({d / base.buyer_spend_usd:+.1%})"
+        fiscal = (r.fiscal_cost_usd or 0.0) - (base.fiscal_cost_usd or 0.0)
+        if abs(fiscal) >= 0.5:
+            text += f", fiscal cost {money_m(fiscal, signed=True)}"
         if r.unmet_t > EPS_T:
-            per = r.unmet.groupby("material", sort=False)["quantity_t"].sum()
-            text += "; unmet " + ", ".join(f"{m} {q:,.1f} t" for m, q in per.items())
+            text += "; unmet " + ", ".join(
+                f"{m} {q:,.1f} t" for m, q in r.unmet_by_material.items()
+            )
         moves = changes[changes["scenario"] == r.scenario].head(2)
         if len(moves):
             text += "; " + ", ".join(
                 f"{m.supplier} {m.change_t:+,.1f} t {m.material}" for m in moves.itertuples()
             )
+        elif abs(d) < 0.5 and abs(r.unmet_t - base.unmet_t) <= EPS_T:
+            text += "; the plan does not change" + (f" ({r.description})" if r.description else "")
         out.append(text)
     return out

@@ -23,7 +23,7 @@ from optimizer.contract.records import Inputs
 from optimizer.contract.schema import SHEETS_BY_NAME
 from optimizer.contract.tables import inputs_to_tables
 from optimizer.output.markdown import markdown_table, md_text
-from optimizer.output.results import COST_KEYS, Results
+from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.styles import RATE, TONNES, USD, slug, style_header, table_sheet
 
 
@@ -34,37 +34,50 @@ def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
     set_cell(ws, 1, 1, f"Sourcing plan: {res.scenario}").font = Font(bold=True, size=14)
     lines: list[tuple[str, Any, str | None]] = [
         ("Workbook", Path(inputs.source).name, None),
+        ("Scenario", res.description or res.scenario, None),
         ("Status", res.status.value, None),
         ("Message", res.message, None),
-        ("Total cost (USD)", res.total_cost_usd, USD),
-        ("Bought (t)", res.bought_t, TONNES),
+        ("Tariffs", tariff_line(res), None),
+        ("Buyer spend (USD)", res.buyer_spend_usd, USD),
+        ("Fiscal cost: government price support (USD)", res.fiscal_cost_usd, USD),
         ("Unmet demand (t)", res.unmet_t, TONNES),
-        ("China share of tonnes bought", res.china_share, RATE),
+        *[(f"  unmet {m} (t)", q, TONNES) for m, q in res.unmet_by_material.items()],
+        ("Bought (t)", res.bought_t, TONNES),
+        ("China share of the value bought", res.china_value_share, RATE),
+        ("Objective (USD): spend + unmet penalty, a modelling price", res.total_cost_usd, USD),
     ]
     for i, (label, value, fmt) in enumerate(lines, start=3):
         set_cell(ws, i, 1, label).font = Font(bold=True)
         set_cell(ws, i, 2, value, fmt)
     row = 3 + len(lines) + 1
-    set_cell(ws, row, 1, "Cost breakdown").font = Font(bold=True)
+    set_cell(ws, row, 1, "Buyer spend by component").font = Font(bold=True)
     first = row + 1
-    for i, key in enumerate(COST_KEYS, start=first):
+    for i, key in enumerate(SPEND_KEYS, start=first):
         set_cell(ws, i, 1, key.replace("_", " "))
         set_cell(ws, i, 2, res.cost_breakdown_usd[key], USD)
-    last = first + len(COST_KEYS) - 1
+    last = first + len(SPEND_KEYS) - 1
+    set_cell(ws, last + 1, 1, "unmet-demand penalty (modelling price, objective only)")
+    set_cell(ws, last + 1, 2, res.cost_breakdown_usd["unmet_penalty"], USD)
     chart = BarChart()
     chart.type = "bar"
-    chart.title = "Cost breakdown (USD)"
+    chart.title = "Buyer spend by component (USD)"
     chart.legend = None
     chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
     chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
     chart.height, chart.width = 7, 14
     ws.add_chart(chart, "D3")
-    row = last + 2
+    row = last + 3
     set_cell(ws, row, 1, "What binds").font = Font(bold=True)
     for i, text in enumerate(res.highlights or ["nothing binds"], start=row + 1):
         set_cell(ws, i, 1, text)
-    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["A"].width = 52
     ws.column_dimensions["B"].width = 22
+
+
+def tariff_line(res: Results) -> str:
+    """`regime in_force (as of 2026-12-01)`: which tariffs a plan applied."""
+    regime = res.tariff_regime or "flat rates (Countries, TariffOverrides)"
+    return f"regime {regime}" + (f" (as of {res.data_date})" if res.data_date else "")
 
 
 def _volume_chart_sheet(wb: Workbook, res: Results) -> None:
@@ -129,6 +142,8 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
     table_sheet(wb, "Allocation", res.allocation)
     _costs_sheet(wb, res)
     table_sheet(wb, "Shares", res.shares)
+    table_sheet(wb, "China exposure", res.china_exposure)
+    table_sheet(wb, "Tariff rates", res.tariff_rates)
     table_sheet(wb, "Unmet", res.unmet)
     table_sheet(wb, "Stock", res.stock)
     table_sheet(wb, "Shadow prices", res.shadow_prices)
@@ -144,23 +159,61 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
     return wb
 
 
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.0f}"
+
+
+def _china_lines(res: Results) -> list[str]:
+    """China's share per material and period, by tonnes and by value."""
+    ce = res.china_exposure
+    if not len(ce):
+        return []
+    return [
+        "## China exposure per material",
+        "",
+        markdown_table(
+            ["material", "period", "bought t", "China t", "share by tonnes", "share by value"],
+            [
+                [
+                    r.material,
+                    r.period,
+                    f"{r.bought_t:,.1f}",
+                    f"{r.china_t:,.1f}",
+                    pct(r.tonnes_share),
+                    pct(r.value_share),
+                ]
+                for r in ce.itertuples()
+            ],
+        ),
+        "",
+    ]
+
+
 def summary_markdown(res: Results) -> str:
-    """summary.md: headline, cost breakdown, what binds, purchases by material."""
-    total = "n/a" if res.total_cost_usd is None else f"${res.total_cost_usd:,.0f}"
+    """summary.md: headline (spend, fiscal cost, unmet tonnes apart), spend by component, what
+    binds, China exposure per material, break-evens, purchases."""
+    unmet = ", ".join(f"{m} {q:,.1f} t" for m, q in res.unmet_by_material.items()) or "none"
     lines = [
         f"# Sourcing plan: {md_text(res.scenario)}",
         "",
+        *([md_text(res.description), ""] if res.description else []),
         f"- Status: **{res.status.value}**"
         + ("" if res.message == res.status.value else f" ({md_text(res.message)})"),
-        f"- Total cost: **{total}**",
-        f"- Bought: {res.bought_t:,.1f} t; unmet: {res.unmet_t:,.1f} t; "
-        f"China share: {res.china_share:.1%}",
+        f"- Buyer spend: **{_usd(res.buyer_spend_usd)}**",
+        f"- Fiscal cost (government price support): {_usd(res.fiscal_cost_usd)}",
+        f"- Unmet demand: {unmet}",
+        f"- Bought: {res.bought_t:,.1f} t; China share of the value bought: "
+        f"{pct(res.china_value_share)}",
+        f"- Tariffs: {tariff_line(res)}",
+        f"- Objective {_usd(res.total_cost_usd)} = buyer spend + unmet-demand penalty "
+        f"{_usd(res.penalty_usd)} (a modelling price, not money paid)"
+        + (" + fiscal cost (national-cost view)" if res.national_cost else ""),
         "",
-        "## Cost breakdown (USD)",
+        "## Buyer spend by component (USD)",
         "",
         markdown_table(
             ["component", "USD"],
-            [[k.replace("_", " "), f"{res.cost_breakdown_usd[k]:,.0f}"] for k in COST_KEYS],
+            [[k.replace("_", " "), f"{res.cost_breakdown_usd[k]:,.0f}"] for k in SPEND_KEYS],
         ),
         "",
         "## What binds",
@@ -168,6 +221,7 @@ def summary_markdown(res: Results) -> str:
         *[f"- {md_text(h)}" for h in res.highlights or ["nothing binds"]],
         "",
     ]
+    lines += _china_lines(res)
     lines += _breakeven_lines(res)
     if not res.allocation.empty:
         g = res.allocation.groupby(["material", "period", "supplier", "country"], sort=False)

@@ -1,7 +1,14 @@
-"""Tidy result tables from a solution: allocation, unmet, costs, shares, shadow prices.
+"""Tidy result tables from a solution: allocation, unmet, costs, shares, China exposure.
 
 Every table has a `scenario` column so comparisons are a concat. Money is USD,
 prices USD/kg, quantities t, rates and shares fractions.
+
+Cost accounting (docs/model.md): buyer spend = purchase + tariff + freight +
+take-or-pay + holding, what the buyer pays; fiscal cost = the government's
+price support on what is bought (government-paid floors); the unmet-demand
+penalty is a modelling price that only the objective carries. The objective
+(`total_cost_usd`) = buyer spend + penalty (+ fiscal cost in the national-cost
+view); no other figure adds them.
 """
 
 from __future__ import annotations
@@ -14,9 +21,23 @@ import pandas as pd
 
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import ModelData
-from optimizer.model.solution import EPS_DUAL, EPS_T, Solution, Status
+from optimizer.model.solution import EPS_T, Solution, Status
+from optimizer.model.tariffs import describe_parts
+from optimizer.output.shadow_prices import highlights, shadow_price_table
 
-COST_KEYS = ("purchase", "tariff", "freight", "take_or_pay", "unmet_penalty", "holding")
+#: What the buyer pays, by component.
+SPEND_KEYS = ("purchase", "tariff", "freight", "take_or_pay", "holding")
+#: Every component of the objective: spend, the penalty (a modelling price), and the fiscal
+#: cost counted in the national-cost view (0 otherwise). They add up to total_cost_usd.
+COST_KEYS = (
+    "purchase",
+    "tariff",
+    "freight",
+    "take_or_pay",
+    "unmet_penalty",
+    "holding",
+    "fiscal_in_objective",
+)
 
 
 @dataclass
@@ -37,6 +58,17 @@ class Results:
     highlights: list[str] = field(default_factory=list)
     #: best bound on the optimum (USD): equals the cost when optimal, below it after a time limit
     best_bound_usd: float | None = None
+    #: per material and period: tonnes and value bought, China's share of each
+    china_exposure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per (country, material, period) offered: the tariff applied and its make-up by basis
+    tariff_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the tariff regime applied and the date the data describes
+    tariff_regime: str = ""
+    data_date: str = ""
+    #: the objective counts fiscal cost (Settings national_cost)
+    national_cost: bool = False
+    #: the scenario's description from the Scenarios sheet ("" for the baseline)
+    description: str = ""
     #: what-if analyses (optimizer.analysis), empty unless the scenario was analysed
     policy_costs: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: per (country, material) lane, the rates a workbook can set (analysis.breakevens)
@@ -46,9 +78,41 @@ class Results:
     country_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
+    def solved(self) -> bool:
+        """A plan exists (the figures below are None otherwise)."""
+        return self.total_cost_usd is not None
+
+    @property
+    def buyer_spend_usd(self) -> float | None:
+        """What the buyer pays: purchase + tariff + freight + take-or-pay + holding (USD)."""
+        if not self.solved:
+            return None
+        return sum(self.cost_breakdown_usd[k] for k in SPEND_KEYS)
+
+    @property
+    def fiscal_cost_usd(self) -> float | None:
+        """What the government pays in price support on the plan's purchases (USD)."""
+        if not self.solved:
+            return None
+        return float(self.allocation["fiscal_usd"].sum()) if len(self.allocation) else 0.0
+
+    @property
+    def penalty_usd(self) -> float | None:
+        """The unmet-demand penalty in the objective: a modelling price, not money paid."""
+        return self.cost_breakdown_usd["unmet_penalty"] if self.solved else None
+
+    @property
     def unmet_t(self) -> float:
-        """Total unmet demand, t."""
+        """Total unmet demand, t (see `unmet_by_material` for which material)."""
         return float(self.unmet["quantity_t"].sum()) if len(self.unmet) else 0.0
+
+    @property
+    def unmet_by_material(self) -> dict[str, float]:
+        """Unmet demand per material over all periods, t (materials with none left out)."""
+        if not len(self.unmet):
+            return {}
+        per = self.unmet.groupby("material", sort=False)["quantity_t"].sum()
+        return {str(m): float(q) for m, q in per.items()}
 
     @property
     def bought_t(self) -> float:
@@ -56,12 +120,29 @@ class Results:
         return float(self.allocation["quantity_t"].sum()) if len(self.allocation) else 0.0
 
     @property
-    def china_share(self) -> float:
-        """Share of all tonnes bought that is of China origin."""
-        if not len(self.allocation) or self.bought_t <= 0:
+    def china_value_share(self) -> float:
+        """China-origin share of the value bought (price paid x tonnes), all materials."""
+        ce = self.china_exposure
+        if not len(ce) or ce["value_usd"].sum() <= 0:
             return 0.0
-        china = self.allocation.loc[self.allocation["china"], "quantity_t"].sum()
-        return float(china / self.bought_t)
+        return float(ce["china_value_usd"].sum() / ce["value_usd"].sum())
+
+    @property
+    def max_china_tonnes_share(self) -> float:
+        """The largest China share by tonnes of any material and period: what a
+        max_china_share cap limits (the frontier's x-axis)."""
+        ce = self.china_exposure
+        return float(ce["tonnes_share"].max()) if len(ce) else 0.0
+
+    def china_share_of(self, material: str) -> tuple[float, float]:
+        """(tonnes share, value share) of China origin for a material over all periods."""
+        ce = self.china_exposure
+        ce = ce[ce["material"] == material] if len(ce) else ce
+        if not len(ce) or ce["bought_t"].sum() <= 0:
+            return 0.0, 0.0
+        tonnes = float(ce["china_t"].sum() / ce["bought_t"].sum())
+        value = float(ce["china_value_usd"].sum() / ce["value_usd"].sum())
+        return tonnes, value
 
 
 ALLOCATION_COLUMNS = [
@@ -81,13 +162,17 @@ ALLOCATION_COLUMNS = [
     "freight_usd",
     "cost_usd",
     "floor_applied",
+    "support_usd_per_kg",
+    "fiscal_usd",
+    "tariff_basis",
     "china",
     "allied",
 ]
 
 
 def allocation_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
-    """One row per purchase actually made."""
+    """One row per purchase actually made; cost_usd is the buyer's landed cost, fiscal_usd
+    the government's price support on it (government-paid floors)."""
     rows = []
     for b, q in sorted(sol.x.items(), key=lambda kv: data.order(kv[0])):
         if q <= EPS_T:
@@ -112,11 +197,69 @@ def allocation_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFr
                 "freight_usd": kg * d.freight,
                 "cost_usd": kg * d.landed,
                 "floor_applied": d.floor_applied,
+                "support_usd_per_kg": d.support_usd_per_kg,
+                "fiscal_usd": kg * d.support_usd_per_kg,
+                "tariff_basis": describe_parts(d.tariff_parts),
                 "china": d.china,
                 "allied": d.allied,
             }
         )
     return pd.DataFrame(rows, columns=ALLOCATION_COLUMNS)
+
+
+CHINA_COLUMNS = [
+    "scenario",
+    "material",
+    "period",
+    "bought_t",
+    "china_t",
+    "tonnes_share",
+    "value_usd",
+    "china_value_usd",
+    "value_share",
+]
+
+
+def china_exposure_table(scenario: str, data: ModelData, alloc: pd.DataFrame) -> pd.DataFrame:
+    """Per material and period bought: China-origin tonnes and value (price paid x tonnes),
+    and their shares of what was bought."""
+    if alloc.empty:
+        return pd.DataFrame(columns=CHINA_COLUMNS)
+    a = alloc.assign(
+        china_t=alloc["quantity_t"].where(alloc["china"], 0.0),
+        china_value_usd=alloc["purchase_usd"].where(alloc["china"], 0.0),
+    )
+    g = a.groupby(["material", "period"], sort=False, as_index=False).agg(
+        bought_t=("quantity_t", "sum"),
+        china_t=("china_t", "sum"),
+        value_usd=("purchase_usd", "sum"),
+        china_value_usd=("china_value_usd", "sum"),
+    )
+    g["tonnes_share"] = g["china_t"] / g["bought_t"]
+    g["value_share"] = (g["china_value_usd"] / g["value_usd"]).where(g["value_usd"] > 0, 0.0)
+    g.insert(0, "scenario", scenario)
+    return g[CHINA_COLUMNS]
+
+
+def tariff_rate_table(scenario: str, data: ModelData) -> pd.DataFrame:
+    """Per (country, material, period) offered: the rate applied and its make-up by basis."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in data.buys.values():
+        key = (d.country, d.material, d.period)
+        if key not in seen:
+            seen[key] = {
+                "scenario": scenario,
+                "country": d.country,
+                "material": d.material,
+                "period": d.period,
+                "tariff_rate": d.tariff_rate,
+                "make_up": describe_parts(d.tariff_parts),
+                "regime": data.tariff_regime or "flat rates (Countries, TariffOverrides)",
+            }
+    cols = ["scenario", "country", "material", "period", "tariff_rate", "make_up", "regime"]
+    order = {m: i for i, m in enumerate(data.materials)}
+    rows = sorted(seen.values(), key=lambda r: (order[r["material"]], r["country"], r["period"]))
+    return pd.DataFrame(rows, columns=cols)
 
 
 def unmet_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
@@ -158,7 +301,7 @@ def stock_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
 
 
 def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[str, float]:
-    """USD by component; the components add up to the objective."""
+    """USD by component (COST_KEYS); the components add up to the objective."""
     top = sum(
         q * KG_PER_T * data.take_or_pay[b][1] * data.buys[b].price_paid
         for b, q in sol.untaken.items()
@@ -167,6 +310,7 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
     holding = sum(
         q * KG_PER_T * data.stock[mat].holding_usd_per_kg for (mat, _), q in sol.stock.items()
     )
+    counted = sum(q * KG_PER_T * data.buys[b].objective_extra for b, q in sol.x.items() if q > 0)
     return {
         "purchase": float(alloc["purchase_usd"].sum()),
         "tariff": float(alloc["tariff_usd"].sum()),
@@ -174,6 +318,7 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
         "take_or_pay": float(top),
         "unmet_penalty": float(unmet),
         "holding": float(holding),
+        "fiscal_in_objective": float(counted),
     }
 
 
@@ -189,187 +334,6 @@ def shares_table(scenario: str, data: ModelData, alloc: pd.DataFrame) -> pd.Data
     g["share"] = g["quantity_t"] / total
     g.insert(0, "scenario", scenario)
     return g[cols]
-
-
-def _shadow_row(
-    scenario: str, family: str, meaning: str, dual: float, unit_note: str, **keys: Any
-) -> dict[str, Any]:
-    return {
-        "scenario": scenario,
-        "constraint": family,
-        "material": keys.get("material", ""),
-        "period": keys.get("period", ""),
-        "supplier": keys.get("supplier", ""),
-        "country": keys.get("country", ""),
-        "dual_usd_per_t": dual,
-        "usd_per_kg": dual / KG_PER_T,
-        "binding": abs(dual) > EPS_DUAL,
-        "meaning": meaning,
-        "note": unit_note,
-    }
-
-
-def shadow_price_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
-    """Marginal values from the duals, signed so that the planner reads them directly.
-
-    - demand: marginal landed cost of one more kg of demand (USD/kg, >= 0);
-    - capacity: saving from one more tonne of facility capacity (USD/t, >= 0);
-    - policy rows: cost saved per unit of relaxation (tonne of the cap's slack).
-    """
-    rows: list[dict[str, Any]] = []
-    d = sol.duals
-    for (mat, t), v in d.get("balance", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "demand",
-                "marginal landed cost of one more kg",
-                v,
-                "USD per t of demand",
-                material=mat,
-                period=t,
-            )
-        )
-    for (s, t), v in d.get("facility_cap", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "capacity",
-                "saving from one more tonne of capacity",
-                -v,
-                f"capacity {data.capacity[(s, t)]:,.6g} t",
-                supplier=s,
-                period=t,
-            )
-        )
-    for (s, mat, t), v in d.get("offtake_min", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "offtake_minimum",
-                "cost of the last tonne of the minimum",
-                v,
-                "USD per t",
-                supplier=s,
-                material=mat,
-                period=t,
-            )
-        )
-    for (s, mat, t), v in d.get("take_or_pay", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "take_or_pay",
-                "value of one more tonne of take-or-pay minimum",
-                v,
-                "USD per t",
-                supplier=s,
-                material=mat,
-                period=t,
-            )
-        )
-    for (mat, t), v in d.get("reserve_min", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "stock_reserve",
-                "cost of one more tonne of reserve",
-                v,
-                "USD per t",
-                material=mat,
-                period=t,
-            )
-        )
-    for (mat, t), v in d.get("china_cap", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "china_share_cap",
-                "saving per tonne of China share relaxed",
-                -v,
-                f"cap {data.settings.max_china_share:.0%}",
-                material=mat,
-                period=t,
-            )
-        )
-    for (mat, t, c), v in d.get("country_cap", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "country_share_cap",
-                "saving per tonne of country share relaxed",
-                -v,
-                f"cap {data.settings.max_country_share:.0%}",
-                material=mat,
-                period=t,
-                country=c,
-            )
-        )
-    for (mat, t), v in d.get("allied_min", {}).items():
-        rows.append(
-            _shadow_row(
-                scenario,
-                "allied_share_minimum",
-                "saving per tonne of allied minimum relaxed",
-                v,
-                f"minimum {data.settings.min_allied_share:.0%}",
-                material=mat,
-                period=t,
-            )
-        )
-    for b, rc in sorted(sol.reduced_costs.items(), key=lambda kv: data.order(kv[0])):
-        upper = data.buys[b].upper_t
-        if rc < -EPS_DUAL and 0 < upper < math.inf and sol.x.get(b, 0.0) >= upper - EPS_T:
-            rows.append(
-                _shadow_row(
-                    scenario,
-                    "offer_limit",
-                    "saving from one more tonne of this offer",
-                    -rc,
-                    f"limit {upper:,.6g} t",
-                    supplier=b[0],
-                    material=b[1],
-                    period=b[2],
-                )
-            )
-    cols = list(_shadow_row("", "", "", 0.0, "").keys())
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
-    top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
-    periods = ", ".join(map(str, grp["period"]))
-    return (
-        f"{what}: {limit} binds in {periods}; one more tonne in {top['period']} "
-        f"would save ${top['dual_usd_per_t']:,.0f} (${top['usd_per_kg']:,.2f}/kg)"
-    )
-
-
-def highlights(data: ModelData, res: Results) -> list[str]:
-    """Plain sentences on what binds, e.g. `Dy oxide: capacity of Lynas is the limit; ...`."""
-    out: list[str] = []
-    sp = res.shadow_prices
-    if sp.empty:
-        return out
-    cap = sp[(sp["constraint"] == "capacity") & sp["binding"]]
-    for supplier, grp in cap.groupby("supplier", sort=False):
-        mats = sorted({b[1] for b in data.buys if b[0] == supplier})
-        out.append(_limit_sentence(", ".join(mats), f"{supplier} capacity", grp))
-    offers = sp[(sp["constraint"] == "offer_limit") & sp["binding"]]
-    for key, grp in offers.groupby(["material", "supplier"], sort=False):
-        material, offered_by = key
-        out.append(_limit_sentence(str(material), f"{offered_by} offer limit", grp))
-    policy = sp[sp["constraint"].str.endswith(("_cap", "_minimum")) & sp["binding"]]
-    for family, grp in policy.groupby("constraint", sort=False):
-        mats = sorted(set(map(str, grp["material"])))
-        out.append(f"{str(family).replace('_', ' ')} binds for {', '.join(mats)}")
-    if not res.unmet.empty:
-        for mat, grp in res.unmet.groupby("material", sort=False):
-            out.append(
-                f"{mat}: {grp['quantity_t'].sum():,.1f} t unmet "
-                f"({', '.join(map(str, grp['period']))})"
-            )
-    return out
 
 
 def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
@@ -391,8 +355,15 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
         stock=stock_table(scenario, data, use),
         seconds=sol.seconds,
         best_bound_usd=sol.best_bound_usd,
+        china_exposure=china_exposure_table(scenario, data, alloc),
+        tariff_rates=tariff_rate_table(scenario, data),
+        tariff_regime=data.tariff_regime,
+        data_date=data.data_date,
+        national_cost=data.settings.national_cost,
     )
-    res.highlights = highlights(data, res) if have_plan else list(sol.conflicts)
+    res.highlights = (
+        highlights(data, res.shadow_prices, res.unmet) if have_plan else list(sol.conflicts)
+    )
     return res
 
 
@@ -416,13 +387,32 @@ def results_json(res: Results) -> dict[str, Any]:
     alloc = res.allocation
     return {
         "scenario": res.scenario,
+        "description": res.description,
         "status": res.status.value,
         "message": res.message,
         "total_cost_usd": res.total_cost_usd,
+        "objective_note": "buyer spend + unmet-demand penalty (a modelling price)"
+        + (" + fiscal cost (national-cost view)" if res.national_cost else ""),
         "best_bound_usd": res.best_bound_usd,
         "cost_breakdown_usd": res.cost_breakdown_usd,
+        "buyer_spend_usd": res.buyer_spend_usd,
+        "fiscal_cost_usd": res.fiscal_cost_usd,
+        "penalty_usd": res.penalty_usd,
+        "national_cost": res.national_cost,
         "unmet_t": res.unmet_t,
-        "china_share": res.china_share,
+        "unmet_by_material_t": res.unmet_by_material,
+        "china_share": [
+            {
+                "material": r.material,
+                "period": r.period,
+                "tonnes_share": r.tonnes_share,
+                "value_share": r.value_share,
+            }
+            for r in res.china_exposure.itertuples()
+        ],
+        "china_value_share": res.china_value_share,
+        "tariff_regime": {"name": res.tariff_regime, "as_of": res.data_date},
+        "tariff_rates": _records(res.tariff_rates.drop(columns=["scenario"], errors="ignore")),
         "allocation": [
             {
                 "supplier": r.supplier,
@@ -434,6 +424,8 @@ def results_json(res: Results) -> dict[str, Any]:
                 "tariff_rate": r.tariff_rate,
                 "landed_usd_per_kg": r.landed_usd_per_kg,
                 "cost_usd": r.cost_usd,
+                "support_usd_per_kg": r.support_usd_per_kg,
+                "fiscal_usd": r.fiscal_usd,
             }
             for r in alloc.itertuples()
         ],
@@ -442,7 +434,11 @@ def results_json(res: Results) -> dict[str, Any]:
             for r in res.unmet.itertuples()
         ],
         "shadow_prices": [
-            {k: (bool(v) if k == "binding" else v) for k, v in row.items() if k != "scenario"}
+            {
+                k: (bool(v) if k in ("binding", "reflects_penalty") else v)
+                for k, v in row.items()
+                if k != "scenario"
+            }
             for row in res.shadow_prices.to_dict("records")
         ],
         "highlights": res.highlights,

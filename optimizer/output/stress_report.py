@@ -35,10 +35,11 @@ def stress_lines(result: StressResult) -> list[str]:
         f"risks from {result.risks_source}; {result.executor}"
         + (f" x{result.workers}" if result.executor != "serial" else "")
         + f", {result.seconds:,.1f} s",
-        f"baseline plan {money_m(s('baseline_cost_usd'))}; "
-        f"expected {money_m(s('expected_cost_usd'))}, "
-        f"P50 {money_m(s('p50_cost_usd'))}, P95 {money_m(s('p95_cost_usd'))}, "
-        f"max {money_m(s('max_cost_usd'))}",
+        f"buyer spend: baseline plan {money_m(s('baseline_spend_usd'))}; "
+        f"expected {money_m(s('expected_spend_usd'))}, "
+        f"P50 {money_m(s('p50_spend_usd'))}, P95 {money_m(s('p95_spend_usd'))}, "
+        f"max {money_m(s('max_spend_usd'))}; expected fiscal cost "
+        f"{money_m(s('expected_fiscal_cost_usd'))}",
         "shortfall probability: "
         + ", ".join(
             f"{r.material} {pct(r.shortfall_probability)} "
@@ -51,8 +52,9 @@ def stress_lines(result: StressResult) -> list[str]:
         lines.append(
             "suppliers that matter most: "
             + "; ".join(
-                f"{r.rank}. {r.supplier} "
-                f"({money_m(r.alone_cost_increase_usd, signed=True)} if lost)"
+                f"{r.rank}. {r.supplier} (if lost: spend "
+                f"{money_m(r.alone_spend_increase_usd, signed=True)}, "
+                f"{tonnes(r.alone_extra_unmet_t)} t more unmet)"
                 for r in top.itertuples()
             )
         )
@@ -144,6 +146,8 @@ def _summary_rows(result: StressResult) -> list[list[str]]:
         value = r.value
         if r.unit == "USD":
             shown = money_m(value)
+        elif str(r.unit).startswith("USD"):
+            shown = f"{money_m(value)} ({str(r.unit)[4:].strip(' ()')})"
         elif r.unit == "fraction":
             shown = pct(value)
         elif r.unit == "t":
@@ -163,8 +167,10 @@ def stress_markdown(result: StressResult) -> str:
         f"**{md_text(result.headline)}.**",
         "",
         f"{result.metric('samples')} samples, seed {result.seed}, risks from "
-        f"{result.risks_source}; each sample re-optimised (costs include the unmet-demand "
-        "penalty; purchase cost excludes it).",
+        f"{result.risks_source}; each sample re-optimised with perfect hindsight (a lower "
+        "bound on what a disruption costs a plan fixed in advance). Buyer spend is what the "
+        "buyer pays; shortfalls are in tonnes; the `objective` rows also price unmet demand "
+        "at the penalty, a modelling price, not money anyone pays.",
         "",
         markdown_table(["metric", "value"], _summary_rows(result)),
         "",
@@ -187,45 +193,46 @@ def stress_markdown(result: StressResult) -> str:
         "",
         "## Suppliers that matter most",
         "",
-        "Ranked by the cost of losing the supplier alone (re-optimised); the Monte Carlo "
-        "columns compare samples where an outage hit it with the others.",
+        "Ranked by the model's objective when the supplier is lost alone (re-optimised; it "
+        "prices unmet demand at the penalty), shown as buyer spend and unmet tonnes apart; the "
+        "Monte Carlo columns compare samples where an outage hit it with the others.",
         "",
         markdown_table(
             [
                 "rank",
                 "supplier",
                 "country",
-                "if lost alone USD M",
+                "spend if lost alone USD M",
                 "extra unmet t",
                 "P(out)",
                 "samples out",
-                "cost when out vs not USD M",
+                "spend when out vs not USD M",
             ],
             [
                 [
                     r.rank,
                     r.supplier,
                     r.country,
-                    millions(r.alone_cost_increase_usd, signed=True, decimals=1, missing="n/a"),
+                    millions(r.alone_spend_increase_usd, signed=True, decimals=1, missing="n/a"),
                     tonnes(r.alone_extra_unmet_t, decimals=2),
                     pct(r.outage_probability),
                     r.samples_out,
-                    millions(r.increase_when_out_usd, signed=True, decimals=1, missing="n/a"),
+                    millions(r.spend_increase_when_out_usd, signed=True, decimals=1, missing="n/a"),
                 ]
                 for r in sup.itertuples()
             ],
         ),
         "",
-        "## Disruptions that cost most",
+        "## Disruptions that matter most",
         "",
         markdown_table(
-            ["disruption", "samples", "mean cost with vs without USD M", "shortfall rate with"],
+            ["disruption", "samples", "shortfall rate with", "mean spend with vs without USD M"],
             [
                 [
                     r.disruption,
                     r.samples,
-                    millions(r.increase_usd, signed=True, decimals=1, missing="n/a"),
                     pct(r.shortfall_rate_with),
+                    millions(r.spend_increase_usd, signed=True, decimals=1, missing="n/a"),
                 ]
                 for r in drv.itertuples()
             ],
@@ -255,7 +262,7 @@ def stress_markdown(result: StressResult) -> str:
 
 
 def stress_workbook(result: StressResult) -> Workbook:
-    """stress.xlsx: Summary, Cost distribution (native bar chart), Shortfalls, Suppliers,
+    """stress.xlsx: Summary, Spend distribution (native bar chart), Shortfalls, Suppliers,
     Drivers, Risks, Samples."""
     wb = Workbook()
     first = wb.active
@@ -268,17 +275,17 @@ def stress_workbook(result: StressResult) -> Workbook:
     for r in range(4, 4 + len(result.summary)):
         unit = ws.cell(row=r, column=3).value
         value = ws.cell(row=r, column=2)
-        if unit == "USD":
+        if str(unit).startswith("USD"):
             value.number_format = '"$"#,##0'
         elif unit == "fraction":
             value.number_format = "0.0%"
     buckets = cost_buckets(result)
-    dist = _sheet(wb, "Cost distribution", buckets)
+    dist = _sheet(wb, "Spend distribution", buckets)
     n = len(buckets)
     if n:
         chart = BarChart()
-        chart.title = "Total cost per sample (re-optimised)"
-        chart.x_axis.title = "total cost, USD M"
+        chart.title = "Buyer spend per sample (re-optimised)"
+        chart.x_axis.title = "buyer spend, USD M"
         chart.y_axis.title = "samples"
         chart.legend = None
         chart.add_data(Reference(dist, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True)

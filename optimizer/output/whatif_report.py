@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -20,7 +22,7 @@ from optimizer.output.styles import table_sheet
 
 
 def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
-    """comparison.xlsx (with a native chart of cost deltas) and comparison.md, atomically."""
+    """comparison.xlsx (a native chart of buyer-spend deltas) and comparison.md, atomically."""
     out = Path(out_dir)
     wb = Workbook()
     first = wb.active
@@ -29,10 +31,10 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
     ws = table_sheet(wb, "Summary", comp.summary, keep_scenario=True)
     n = len(comp.summary)
     header = [c.value for c in ws[1]]
-    col = header.index("delta_usd") + 1
+    col = header.index("spend_delta_usd") + 1
     chart = BarChart()
     chart.type = "bar"
-    chart.title = "Cost vs baseline (USD)"
+    chart.title = "Buyer spend vs baseline (USD)"
     chart.legend = None
     chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
@@ -45,6 +47,18 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
         set_cell(notes, i, 1, line)
     notes.column_dimensions["A"].width = 140
     s = comp.summary
+    unmet_cols = [c for c in s.columns if c.startswith("unmet: ")]
+
+    def unmet(row: Mapping[Any, object]) -> str:
+        if row["unmet_t"] is None or row["unmet_t"] != row["unmet_t"]:
+            return "-"
+        parts = [
+            f"{c[len('unmet: ') : -2]} {float(str(row[c])):,.1f}"
+            for c in unmet_cols
+            if row[c] is not None and float(str(row[c])) > 1e-6
+        ]
+        return ", ".join(parts) or "0.0"
+
     md = "\n".join(
         [
             "# Scenario comparison",
@@ -55,25 +69,35 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
                 [
                     "scenario",
                     "status",
-                    "cost USD M",
+                    "buyer spend USD M",
                     "vs baseline USD M",
                     "vs baseline %",
+                    "fiscal USD M",
                     "unmet t",
-                    "China share",
+                    "China share (value)",
+                    "tariffs",
                 ],
                 [
                     [
-                        r.scenario,
-                        r.status,
-                        millions(r.total_cost_usd),
-                        millions(r.delta_usd, signed=True),
-                        pct(r.delta_pct, signed=True, missing="-"),
-                        f"{r.unmet_t:,.1f}",
-                        f"{r.china_share:.1%}",
+                        r["scenario"],
+                        r["status"],
+                        millions(r["buyer_spend_usd"]),
+                        millions(r["spend_delta_usd"], signed=True),
+                        pct(r["spend_delta_pct"], signed=True, missing="-"),
+                        millions(r["fiscal_cost_usd"]),
+                        unmet(r),
+                        pct(r["china_value_share"], missing="-"),
+                        f"{r['tariff_regime']}"
+                        + (f" (as of {r['data_date']})" if r["data_date"] else ""),
                     ]
-                    for r in s.itertuples()
+                    for r in s.to_dict("records")
                 ],
             ),
+            "",
+            "Buyer spend is what the buyer pays (purchase, tariff, freight, take-or-pay, "
+            "holding); fiscal cost is the government's price support on what is bought; "
+            "unmet demand is in tonnes. The optimiser also prices unmet demand at a penalty, a "
+            "modelling price that is only in the `objective_usd` column of comparison.xlsx.",
             "",
         ]
     )
@@ -85,12 +109,25 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
     return [out / "comparison.xlsx", out / "comparison.md"]
 
 
+def _unmet_cell(row: Mapping[Any, object], materials: list[str]) -> str:
+    """`18.0 (Tb oxide 18.0)`: unmet tonnes of a frontier point, by material."""
+    total = row["unmet_t"]
+    if total is None or total != total:
+        return "-"
+    parts = [
+        f"{m} {float(str(row[f'{m}: unmet_t'])):,.1f}"
+        for m in materials
+        if row[f"{m}: unmet_t"] is not None and float(str(row[f"{m}: unmet_t"])) > 1e-6
+    ]
+    return f"{float(str(total)):,.1f}" + (f" ({', '.join(parts)})" if parts else "")
+
+
 def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     """frontier.csv, frontier.xlsx (native line chart) and frontier.md, atomically."""
     out = Path(out_dir)
     table = front.table.copy()
     if "workbook_setting" in table:  # the workbook's own point as its own chart series
-        table["workbook_point_usd"] = table["total_cost_usd"].where(table["workbook_setting"])
+        table["workbook_point_usd"] = table["buyer_spend_usd"].where(table["workbook_setting"])
     wb = Workbook()
     first = wb.active
     assert first is not None
@@ -101,8 +138,8 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     chart = LineChart()
     chart.title = "Cost of independence from China"
     chart.x_axis.title = "max China share"
-    chart.y_axis.title = "total cost (USD)"
-    cost_col = header.index("total_cost_usd") + 1
+    chart.y_axis.title = "buyer spend (USD)"
+    cost_col = header.index("buyer_spend_usd") + 1
     chart.add_data(Reference(ws, min_col=cost_col, min_row=1, max_row=n + 1), titles_from_data=True)
     if "workbook_point_usd" in header:
         mine = header.index("workbook_point_usd") + 1
@@ -124,7 +161,7 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     ws.add_chart(chart, f"A{n + 6}")
     set_cell(ws, n + 3, 1, front.sentence)
     set_cell(ws, n + 4, 1, front.note)
-    mats = [c.split(": ")[0] for c in table.columns if c.endswith(": cost_usd")]
+    mats = [c.split(": ")[0] for c in table.columns if c.endswith(": spend_usd")]
     md = "\n".join(
         [
             "# Cost of independence from China",
@@ -133,27 +170,38 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
             "",
             md_text(front.note),
             "",
+            f"Tariffs: {md_text(front.tariffs)}.",
+            "",
             markdown_table(
                 [
                     "point",
-                    "max China share",
-                    "cost USD M",
+                    "max China share (each material, period; tonnes)",
+                    "buyer spend USD M",
                     "vs no cap USD M",
+                    "fiscal USD M",
                     "unmet t",
-                    *[f"{m} USD M" for m in mats],
+                    "China share (value)",
+                    *[f"{m} spend USD M" for m in mats],
                 ],
                 [
                     [
                         "the workbook's setting" if r.get("workbook_setting") else "",
                         f"{r['max_china_share']:.0%}",
-                        millions(r["total_cost_usd"]),
-                        millions(r["delta_usd"], signed=True),
-                        "-" if r["unmet_t"] is None else f"{r['unmet_t']:,.1f}",
-                        *[millions(r[f"{m}: cost_usd"]) for m in mats],
+                        millions(r["buyer_spend_usd"]),
+                        millions(r["spend_delta_usd"], signed=True),
+                        millions(r["fiscal_cost_usd"]),
+                        _unmet_cell(r, mats),
+                        pct(r["china_value_share"], missing="-"),
+                        *[millions(r[f"{m}: spend_usd"]) for m in mats],
                     ]
                     for r in table.to_dict("records")
                 ],
             ),
+            "",
+            "The x-axis caps China's share of each material's purchases in each period, by "
+            "tonnes (`china_tonnes_share_max` in frontier.csv is the largest share a point "
+            "reaches). Spend is what the buyer pays; unmet demand is in tonnes (the optimiser "
+            "prices it at a penalty, a modelling price, only in `objective_usd`).",
             "",
         ]
     )

@@ -14,6 +14,7 @@ import errno
 import math
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
 from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
 from optimizer.common.executor import EXECUTORS, Executor
-from optimizer.common.format import millions, tonnes
+from optimizer.common.format import millions, pct, tonnes
 from optimizer.common.problems import (
     InputFileError,
     InvalidInputError,
@@ -251,22 +252,47 @@ def _status_code(results: Sequence[Results]) -> int:
 
 
 def summary_rows(results: Sequence[Results]) -> list[list[str]]:
-    """Rows of the console table: scenario, status, cost, delta vs baseline, unmet, China share."""
+    """Rows of the console table: scenario, status, buyer spend and its change vs the baseline,
+    fiscal cost, unmet tonnes by material, China's share of the value bought."""
     base = next((r for r in results if r.scenario == BASELINE), None)
     rows = []
     for r in results:
-        cost = "-" if r.total_cost_usd is None else f"{r.total_cost_usd / 1e6:,.2f}"
+        spend, fiscal = r.buyer_spend_usd, r.fiscal_cost_usd
         delta = "-"
-        if base and base.total_cost_usd and r.total_cost_usd is not None and r is not base:
-            d = r.total_cost_usd - base.total_cost_usd
-            delta = f"{d / 1e6:+,.2f} ({d / base.total_cost_usd:+.1%})"
+        if base and base.buyer_spend_usd and spend is not None and r is not base:
+            d = spend - base.buyer_spend_usd
+            delta = f"{millions(d, signed=True)} ({d / base.buyer_spend_usd:+.1%})"
+        unmet = ", ".join(f"{m} {q:,.1f}" for m, q in r.unmet_by_material.items()) or "-"
         rows.append(
-            [r.scenario, r.status.value, cost, delta, f"{r.unmet_t:,.1f}", f"{r.china_share:.1%}"]
+            [
+                r.scenario,
+                r.status.value,
+                millions(spend),
+                delta,
+                millions(fiscal),
+                unmet if r.solved else "-",
+                pct(r.china_value_share) if r.solved else "-",
+            ]
         )
     return rows
 
 
-SUMMARY_HEADER = ["scenario", "status", "cost USD M", "vs baseline USD M", "unmet t", "China share"]
+SUMMARY_HEADER = [
+    "scenario",
+    "status",
+    "buyer spend USD M",
+    "vs baseline USD M",
+    "fiscal USD M",
+    "unmet t",
+    "China share (value)",
+]
+#: What the table's figures are (printed under it).
+SUMMARY_NOTE = (
+    "Buyer spend = purchase + tariff + freight + take-or-pay + holding; fiscal = the "
+    "government's price support on what is bought; unmet demand in tonnes (the optimiser "
+    "prices it at the unmet-demand penalty, a modelling price that no figure here includes); "
+    "China share of the value bought (price paid x tonnes), all materials."
+)
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -313,6 +339,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
             print(f"  {line}")
     print()
     print(format_table(SUMMARY_HEADER, summary_rows(results)))
+    print(textwrap.fill(SUMMARY_NOTE, width=100))
+    regime = results[0].tariff_regime or "flat rates (Countries, TariffOverrides)"
+    as_of = f" as of {results[0].data_date}" if results[0].data_date else ""
+    print(f"Tariffs: regime {regime}{as_of} in the baseline (scenarios may switch it).")
     elapsed = time.perf_counter() - started
     print(f"\n{len(results)} scenario(s) from {args.workbook} in {elapsed:.2f} s")
     return _status_code(results)
@@ -328,13 +358,15 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     rows = [
         [
             f"{r['max_china_share']:.0%}" + (" (workbook)" if r["workbook_setting"] else ""),
-            millions(r["total_cost_usd"]),
-            millions(r["delta_usd"], signed=True),
+            millions(r["buyer_spend_usd"]),
+            millions(r["spend_delta_usd"], signed=True),
+            millions(r["fiscal_cost_usd"]),
             tonnes(r["unmet_t"], missing="-"),
         ]
         for r in front.table.to_dict("records")
     ]
-    print(format_table(["max China share", "cost USD M", "vs no cap USD M", "unmet t"], rows))
+    header = ["max China share", "buyer spend USD M", "vs no cap USD M", "fiscal USD M", "unmet t"]
+    print(format_table(header, rows))
     print(f"\n{front.sentence}\n{front.note}")
     for path in write_frontier(front, args.out):
         print(f"wrote {path}")

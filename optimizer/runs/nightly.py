@@ -32,6 +32,7 @@ from typing import Any
 
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.common.executor import Executor, TaskOutcome, run_tasks
+from optimizer.common.format import money_m
 from optimizer.common.problems import InputFileError, InvalidInputError, OutputError
 from optimizer.contract.book import Workbook, check_all, open_workbook
 from optimizer.contract.records import Inputs
@@ -299,9 +300,12 @@ def _solve_and_write(
             results.append(res)
             entry.update(
                 status=res.status.value,
-                total_cost_usd=res.total_cost_usd,
+                buyer_spend_usd=res.buyer_spend_usd,
+                fiscal_cost_usd=res.fiscal_cost_usd,
                 unmet_t=res.unmet_t,
-                china_share=res.china_share,
+                unmet_by_material_t=res.unmet_by_material,
+                china_value_share=res.china_value_share,
+                total_cost_usd=res.total_cost_usd,
                 message=res.message,
             )
             log.info(
@@ -309,7 +313,8 @@ def _solve_and_write(
                 extra={
                     "scenario": out.key,
                     "status": res.status.value,
-                    "total_cost_usd": res.total_cost_usd,
+                    "buyer_spend_usd": res.buyer_spend_usd,
+                    "unmet_t": res.unmet_t,
                 },
             )
         manifest["scenarios"].append(entry)
@@ -382,15 +387,15 @@ def diff_runs(prev: Path, results: list[Results], threshold_t: float) -> list[di
                     "after": new["status"],
                 }
             )
-        if old.get("total_cost_usd") is not None and new["total_cost_usd"] is not None:
-            delta = new["total_cost_usd"] - old["total_cost_usd"]
+        if old.get("buyer_spend_usd") is not None and new["buyer_spend_usd"] is not None:
+            delta = new["buyer_spend_usd"] - old["buyer_spend_usd"]
             if abs(delta) > 0.5:
                 changes.append(
                     {
                         "scenario": res.scenario,
-                        "kind": "cost",
-                        "before_usd": old["total_cost_usd"],
-                        "after_usd": new["total_cost_usd"],
+                        "kind": "spend",
+                        "before_usd": old["buyer_spend_usd"],
+                        "after_usd": new["buyer_spend_usd"],
                         "delta_usd": delta,
                     }
                 )
@@ -414,15 +419,16 @@ def diff_runs(prev: Path, results: list[Results], threshold_t: float) -> list[di
         new_unmet: dict[str, float] = {}
         for u in new["unmet"]:
             new_unmet[u["material"]] = new_unmet.get(u["material"], 0.0) + u["quantity_t"]
-        for m, q in new_unmet.items():
-            if q - old_unmet.get(m, 0.0) > 1e-6:
+        for m in dict.fromkeys([*old_unmet, *new_unmet]):
+            was, now = old_unmet.get(m, 0.0), new_unmet.get(m, 0.0)
+            if abs(now - was) > 1e-6:
                 changes.append(
                     {
                         "scenario": res.scenario,
                         "kind": "unmet",
                         "material": m,
-                        "before_t": old_unmet.get(m, 0.0),
-                        "after_t": q,
+                        "before_t": was,
+                        "after_t": now,
                     }
                 )
     return changes
@@ -443,7 +449,7 @@ def change_lines(changes: list[dict[str, Any]]) -> list[str]:
                 parts.append("new scenario")
             elif c["kind"] == "unmet":
                 parts.append(
-                    f"new unmet {c['material']} {c['after_t']:,.1f} t (was {c['before_t']:,.1f} t)"
+                    f"unmet {c['material']} {c['after_t']:,.1f} t (was {c['before_t']:,.1f} t)"
                 )
         moves: dict[str, list[str]] = {}
         for c in items:
@@ -452,10 +458,9 @@ def change_lines(changes: list[dict[str, Any]]) -> list[str]:
                     f"{c['supplier']} {c['change_t']:+,.1f} t"
                 )
         parts += [f"{m}: {', '.join(v)}" for m, v in moves.items()]
-        cost = next((c for c in items if c["kind"] == "cost"), None)
+        cost = next((c for c in items if c["kind"] == "spend"), None)
         if cost:
-            d = cost["delta_usd"]
-            parts.append(f"total {'+' if d >= 0 else '-'}${abs(d) / 1e6:,.1f} M")
+            parts.append(f"buyer spend {money_m(cost['delta_usd'], signed=True)}")
         lines.append(f"{scenario}: " + "; ".join(parts))
     return lines
 

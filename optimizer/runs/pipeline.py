@@ -6,11 +6,7 @@ prints or exits. Reading and validating a workbook is `optimizer.contract.book`.
 
 from __future__ import annotations
 
-from optimizer.analysis.breakevens import (
-    country_breakevens,
-    lane_breakevens,
-    offer_breakevens,
-)
+from optimizer.analysis.breakevens import country_breakevens, lane_breakevens, offer_breakevens
 from optimizer.analysis.policy import policy_costs
 from optimizer.contract.book import Workbook, scenario_inputs
 from optimizer.contract.parse import require_valid
@@ -41,6 +37,8 @@ def solve_scenario(
     opt = FastOptimizer(data, threads=threads)
     solution = opt.solve(time_limit)
     results = make_results(name, data, solution)
+    if name in wb.scenarios:
+        results.description = wb.scenarios[name].description
     if analyze and solution.status is Status.OPTIMAL:
         analyse_plan(results, inputs, opt, solution)
     return inputs, data, results

@@ -82,9 +82,21 @@ def apply_whatif(base: Tables, w: WhatIf) -> Tables:
                 settings[name]["value"] = value
             else:
                 t["Settings"].append({"setting": name, "value": value})
-    for row in t.get("Countries", []):
-        if row["country"] in w.tariffs:
-            row["tariff_rate"] = w.tariffs[row["country"]]
+    if w.tariffs and t.get("Tariffs"):
+        # measures by legal basis: the control sets the whole rate of each of the country's
+        # lanes, as a TariffOverrides row does, in every period
+        materials = [r["material"] for r in t.get("Materials", [])]
+        kept = [r for r in t.get("TariffOverrides", []) if r["country"] not in w.tariffs]
+        added = [
+            {"country": c, "material": m, "tariff_rate": rate}
+            for c, rate in w.tariffs.items()
+            for m in materials
+        ]
+        t["TariffOverrides"] = kept + added
+    else:
+        for row in t.get("Countries", []):
+            if row["country"] in w.tariffs:
+                row["tariff_rate"] = w.tariffs[row["country"]]
     if w.floors:
         floors = {r["material"]: r for r in t.get("PriceFloors", [])}
         for material, value in w.floors.items():
@@ -94,6 +106,19 @@ def apply_whatif(base: Tables, w: WhatIf) -> Tables:
                 floors[material] = {"material": material, "floor_usd_per_kg": value}
         t["PriceFloors"] = [r for r in floors.values() if r.get("floor_usd_per_kg")]
     return t
+
+
+def country_rates(inputs: Inputs) -> dict[str, float]:
+    """Per origin country, the tariff its purchases most often pay (what the app's control
+    shows): the flat Countries rate in a v1 workbook, else the measures' resolved rate."""
+    data = prepare(inputs)
+    rates: dict[str, list[float]] = {}
+    for b in data.buys.values():
+        rates.setdefault(b.country, []).append(b.tariff_rate)
+    out = {c: max(set(r), key=r.count) for c, r in rates.items()}
+    for c in inputs.countries:
+        out.setdefault(c.country, c.tariff_rate or 0.0)
+    return out
 
 
 def fingerprint(tables: Tables) -> str:
@@ -116,6 +141,7 @@ class Session:
             raise ValueError("; ".join(str(p) for p in errors(problems)))
         self.base_inputs = inputs
         self.base_tables = inputs_to_tables(inputs)
+        self.country_rates = country_rates(inputs)
         self._opt: Engine | None = None
         self._cache: OrderedDict[str, Outcome] = OrderedDict()
         self.baseline = self._baseline_results()
@@ -194,7 +220,7 @@ def inputs_bytes(tables: Tables) -> bytes:
     """The what-if's inputs as a workbook that `sourcing solve` reads back to the same plan."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "whatif.xlsx"
-        write_input_workbook(path, tables)
+        write_input_workbook(path, {sheet: rows for sheet, rows in tables.items() if rows})
         return path.read_bytes()
 
 

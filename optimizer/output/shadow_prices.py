@@ -1,0 +1,230 @@
+"""Shadow prices in the planner's words: what one more tonne of demand, capacity or an offer
+limit would cost or save, and the policy rows' duals; sentences on what binds.
+
+Where unmet demand sets a dual (the material is short in that period, or later
+for a stocked material), the value reflects the unmet-demand penalty, a
+modelling price, not a market value: such rows carry `reflects_penalty` TRUE,
+say so in their note, and the sentences say so too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from optimizer.contract.schema import KG_PER_T
+from optimizer.model.data import ModelData
+from optimizer.model.solution import EPS_DUAL, EPS_T, Solution
+
+PENALTY_NOTE = "reflects the unmet-demand penalty (a modelling price), not a market value"
+
+
+def short_of(data: ModelData, sol: Solution) -> set[tuple[str, str]]:
+    """(material, period) pairs whose duals the unmet-demand penalty can set: those with unmet
+    demand, and for a stocked material every period up to its last shortfall (stock carries
+    a tonne bought earlier into the short period)."""
+    short = {mt for mt, q in sol.unmet.items() if q > EPS_T}
+    for mat, t in list(short):
+        if mat in data.stock:
+            last = data.periods.index(t)
+            short |= {(mat, p) for p in data.periods[: last + 1]}
+    return short
+
+
+def _shadow_row(
+    scenario: str, family: str, meaning: str, dual: float, unit_note: str, **keys: Any
+) -> dict[str, Any]:
+    penalty = bool(keys.get("penalty", False)) and abs(dual) > EPS_DUAL
+    return {
+        "scenario": scenario,
+        "constraint": family,
+        "material": keys.get("material", ""),
+        "period": keys.get("period", ""),
+        "supplier": keys.get("supplier", ""),
+        "country": keys.get("country", ""),
+        "dual_usd_per_t": dual,
+        "usd_per_kg": dual / KG_PER_T,
+        "binding": abs(dual) > EPS_DUAL,
+        "meaning": meaning,
+        "note": f"{unit_note}; {PENALTY_NOTE}" if penalty else unit_note,
+        "reflects_penalty": penalty,
+    }
+
+
+def shadow_price_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
+    """Marginal values from the duals, signed so that the planner reads them directly.
+
+    - demand: marginal landed cost of one more kg of demand (USD/kg, >= 0);
+    - capacity: saving from one more tonne of facility capacity (USD/t, >= 0);
+    - policy rows: cost saved per unit of relaxation (tonne of the cap's slack).
+    """
+    rows: list[dict[str, Any]] = []
+    d = sol.duals
+    short = short_of(data, sol)
+    site_short = {(b[0], b[2]) for b in data.buys if (b[1], b[2]) in short}
+    for (mat, t), v in d.get("balance", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "demand",
+                "marginal landed cost of one more kg",
+                v,
+                "USD per t of demand",
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for (s, t), v in d.get("facility_cap", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "capacity",
+                "saving from one more tonne of capacity",
+                -v,
+                f"capacity {data.capacity[(s, t)]:,.6g} t",
+                supplier=s,
+                period=t,
+                penalty=(s, t) in site_short,
+            )
+        )
+    for (s, mat, t), v in d.get("offtake_min", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "offtake_minimum",
+                "cost of the last tonne of the minimum",
+                v,
+                "USD per t",
+                supplier=s,
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for (s, mat, t), v in d.get("take_or_pay", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "take_or_pay",
+                "value of one more tonne of take-or-pay minimum",
+                v,
+                "USD per t",
+                supplier=s,
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for (mat, t), v in d.get("reserve_min", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "stock_reserve",
+                "cost of one more tonne of reserve",
+                v,
+                "USD per t",
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for (mat, t), v in d.get("china_cap", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "china_share_cap",
+                "saving per tonne of China share relaxed",
+                -v,
+                f"cap {data.settings.max_china_share:.0%}",
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for (mat, t, c), v in d.get("country_cap", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "country_share_cap",
+                "saving per tonne of country share relaxed",
+                -v,
+                f"cap {data.settings.max_country_share:.0%}",
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+                country=c,
+            )
+        )
+    for (mat, t), v in d.get("allied_min", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "allied_share_minimum",
+                "saving per tonne of allied minimum relaxed",
+                v,
+                f"minimum {data.settings.min_allied_share:.0%}",
+                material=mat,
+                period=t,
+                penalty=(mat, t) in short,
+            )
+        )
+    for b, rc in sorted(sol.reduced_costs.items(), key=lambda kv: data.order(kv[0])):
+        upper = data.buys[b].upper_t
+        if rc < -EPS_DUAL and 0 < upper < math.inf and sol.x.get(b, 0.0) >= upper - EPS_T:
+            rows.append(
+                _shadow_row(
+                    scenario,
+                    "offer_limit",
+                    "saving from one more tonne of this offer",
+                    -rc,
+                    f"limit {upper:,.6g} t",
+                    supplier=b[0],
+                    material=b[1],
+                    period=b[2],
+                    penalty=(b[1], b[2]) in short,
+                )
+            )
+    cols = list(_shadow_row("", "", "", 0.0, "").keys())
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
+    top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
+    periods = ", ".join(map(str, grp["period"]))
+    text = (
+        f"{what}: {limit} binds in {periods}; one more tonne in {top['period']} "
+        f"would save ${top['dual_usd_per_t']:,.0f} (${top['usd_per_kg']:,.2f}/kg)"
+    )
+    if bool(top["reflects_penalty"]):
+        text += f" - this {PENALTY_NOTE}"
+    return text
+
+
+def highlights(data: ModelData, sp: pd.DataFrame, unmet: pd.DataFrame) -> list[str]:
+    """Plain sentences on what binds, e.g. `Dy oxide: capacity of Lynas is the limit; ...`,
+    from the shadow-price table `sp` and the unmet-demand table."""
+    out: list[str] = []
+    if sp.empty:
+        return out
+    cap = sp[(sp["constraint"] == "capacity") & sp["binding"]]
+    for supplier, grp in cap.groupby("supplier", sort=False):
+        mats = sorted({b[1] for b in data.buys if b[0] == supplier})
+        out.append(_limit_sentence(", ".join(mats), f"{supplier} capacity", grp))
+    offers = sp[(sp["constraint"] == "offer_limit") & sp["binding"]]
+    for key, grp in offers.groupby(["material", "supplier"], sort=False):
+        material, offered_by = key
+        out.append(_limit_sentence(str(material), f"{offered_by} offer limit", grp))
+    policy = sp[sp["constraint"].str.endswith(("_cap", "_minimum")) & sp["binding"]]
+    for family, grp in policy.groupby("constraint", sort=False):
+        mats = sorted(set(map(str, grp["material"])))
+        out.append(f"{str(family).replace('_', ' ')} binds for {', '.join(mats)}")
+    if not unmet.empty:
+        for mat, grp in unmet.groupby("material", sort=False):
+            out.append(
+                f"{mat}: {grp['quantity_t'].sum():,.1f} t unmet "
+                f"({', '.join(map(str, grp['period']))})"
+            )
+    return out
