@@ -9,7 +9,9 @@ and the CSVs disagree.
 from __future__ import annotations
 
 import csv
+import re
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,28 @@ from optimizer.contract.schema import SHEETS  # noqa: E402
 CSV_DIR = ROOT / "inputs" / "default"
 OUT = ROOT / "inputs" / "default.xlsx"
 #: Columns kept as text even when they look like numbers.
-TEXT_COLUMNS = {"key", "source", "description", "supplier", "material", "country", "scenario"}
+TEXT_COLUMNS = {
+    "key",
+    "source",
+    "description",
+    "supplier",
+    "material",
+    "country",
+    "scenario",
+    "hts",
+    "regime",
+}
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def typed(column: str, text: str) -> Any:
-    """The value a planner would have typed into the cell."""
+    """The value a planner would have typed into the cell (ISO dates as date cells)."""
     if text == "":
         return None
     if column in TEXT_COLUMNS:
         return text
+    if ISO_DATE.fullmatch(text):
+        return datetime.fromisoformat(text)
     if text.upper() in ("TRUE", "FALSE"):
         return text.upper() == "TRUE"
     for cast in (int, float):
