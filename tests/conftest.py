@@ -65,9 +65,9 @@ def write(tmp_path: Path) -> Callable[[Tables], Path]:
 def solve(write: Callable[[Tables], Path]) -> Callable[..., Results]:
     """Write tables, solve one scenario, return its Results."""
 
-    def _solve(tables: Tables, scenario: str = "baseline") -> Results:
+    def _solve(tables: Tables, scenario: str = "baseline", analyze: bool = False) -> Results:
         wb = open_workbook(write(tables))
-        return solve_scenario(wb, scenario)[2]
+        return solve_scenario(wb, scenario, analyze=analyze)[2]
 
     return _solve
 

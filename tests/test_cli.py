@@ -41,6 +41,7 @@ def test_solve_default_writes_reports_and_exits_0(tmp_path: Path) -> None:
             "purchase",
             "tariff",
             "freight",
+            "processing",
             "take_or_pay",
             "unmet_penalty",
             "holding",

@@ -516,7 +516,7 @@ def test_empty_workbooks_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[st
     wb.save(headers)
     code, out, _ = run_cli(capsys, "validate", headers)
     assert code == 65
-    assert "Offers!A2: no data rows (the model would be empty)" in out
+    assert "Offers!A2: no data rows and no Processes rows (the model would be empty)" in out
     assert "unknown" not in out
 
 

@@ -71,6 +71,11 @@ def _relax_reserve(stock: Stockpile) -> Relax:
     return relax
 
 
+def _relax_compliance(i: Inputs) -> Inputs:
+    """The same demand, every segment served by any supply."""
+    return replace(i, demand=tuple(replace(d, compliant=False) for d in i.demand))
+
+
 def _rows_of(*prefix: str) -> Callable[[tuple[str, ...]], bool]:
     def match(index: tuple[str, ...]) -> bool:
         return index[: len(prefix)] == prefix
@@ -80,7 +85,7 @@ def _rows_of(*prefix: str) -> Callable[[tuple[str, ...]], bool]:
 
 def active_levers(inputs: Inputs) -> list[Lever]:
     """Every restricting policy in force: exclusion or cap, country cap, allied minimum,
-    each price floor, each offtake minimum, each stockpile reserve."""
+    each price floor, each offtake minimum, each stockpile reserve, compliant segments."""
     s = inputs.settings
     levers: list[Lever] = []
     if s.exclude_china:
@@ -118,6 +123,15 @@ def active_levers(inputs: Inputs) -> list[Lever]:
             name = f"{st.material} stock reserve {st.reserve_t:,.6g} t"
             relax = _relax_reserve(st)
             levers.append(Lever(name, "stockpile", relax, "reserve_min", _rows_of(st.material)))
+    segments = [d for d in inputs.demand if d.compliant and d.demand_t > 0]
+    if segments:
+        tonnes = sum(d.demand_t for d in segments)
+        stages = inputs.settings.excluded_stage_countries
+        name = (
+            f"compliant segment ({tonnes:,.6g} t with no stage in {stages}: "
+            f"{', '.join(dict.fromkeys(d.material for d in segments))})"
+        )
+        levers.append(Lever(name, "compliance", _relax_compliance, "compliant_balance"))
     return levers
 
 

@@ -18,10 +18,19 @@ from optimizer.model.solution import Engine, Solution
 
 def material_spend(data: ModelData, sol: Solution) -> dict[str, float]:
     """Buyer spend per material, USD: landed purchases, take-or-pay and holding (never the
-    unmet-demand penalty, a modelling price)."""
+    unmet-demand penalty, a modelling price). With a supply chain, a cost counts under the
+    material it is paid on: a shipment's price, freight and tariff under what it carries, a
+    process's fee under its output."""
     cost = dict.fromkeys(data.materials, 0.0)
     for b, q in sol.x.items():
         cost[b[1]] += q * KG_PER_T * data.buys[b].landed
+    chain = data.chain
+    if chain is not None:
+        for act, q in sol.chain.get("y", {}).items():
+            a = chain.acts[act]
+            cost[a.output] += q * KG_PER_T * a.fee_usd_per_kg
+        for e, q in sol.chain.get("f", {}).items():
+            cost[e[2]] += q * KG_PER_T * chain.ships[e].spend_usd_per_kg
     for b, q in sol.untaken.items():
         cost[b[1]] += q * KG_PER_T * data.take_or_pay[b][1] * data.buys[b].price_paid
     for (m, _), q in sol.stock.items():
@@ -36,6 +45,11 @@ def plan_totals(data: ModelData, sol: Solution) -> dict[str, float]:
     """
     spend = sum(material_spend(data, sol).values())
     fiscal = sum(q * KG_PER_T * data.buys[b].support_usd_per_kg for b, q in sol.x.items())
+    if data.chain is not None:
+        ships = data.chain.ships
+        fiscal += sum(
+            q * KG_PER_T * ships[e].support_usd_per_kg for e, q in sol.chain.get("f", {}).items()
+        )
     unmet = sum(sol.unmet.values())
     return {
         "buyer_spend_usd": spend,

@@ -16,7 +16,7 @@ from typing import Any
 from optimizer.common.format import printable
 from optimizer.common.limits import MAX_NUMBER, MAX_TEXT_CHARS
 from optimizer.common.problems import Problem
-from optimizer.contract.schema import ColumnSpec, Kind
+from optimizer.contract.spec import ColumnSpec, Kind
 from optimizer.contract.workbook import CellFault, ExcelError, RawCell
 
 TRUE_WORDS = {"true", "yes", "y", "1"}

@@ -12,6 +12,7 @@ from typing import Any
 from optimizer.common.limits import MAX_COEFFICIENT_RATIO, TINY_T
 from optimizer.common.problems import Problem
 from optimizer.contract.cells import did_you_mean
+from optimizer.contract.chain_checks import check_chain
 from optimizer.contract.records import Inputs, Offer, Offtake, Settings
 from optimizer.contract.tariff_checks import check_tariffs
 
@@ -28,7 +29,11 @@ def check_duplicates(sheet: str, records: Iterable[Any], key: tuple[str, ...]) -
         if "" in k:  # a blank key cell is reported as required already
             continue
         if k in seen:
-            shown = ", ".join("blank" if v is None else str(v) for v in k)
+            shown = ", ".join(
+                "blank" if v is None else (c if v else "") if isinstance(v, bool) else str(v)
+                for c, v in zip(key, k, strict=True)
+                if v is not False
+            )
             problems.append(Problem.at(ref, f"duplicate row for ({shown}); first at {seen[k]}"))
         else:
             seen[k] = ref
@@ -84,17 +89,18 @@ def check_offer_periods(offers: Iterable[Offer], periods: tuple[str, ...]) -> li
 
 
 def check_not_empty(inputs: Inputs) -> list[Problem]:
-    """A model needs demand rows, countries, suppliers and offers."""
+    """A model needs demand rows, countries, suppliers, and offers or processes."""
     problems = []
     for sheet, rows in (
         ("Materials", inputs.materials),
         ("Demand", inputs.demand),
         ("Countries", inputs.countries),
         ("Suppliers", inputs.suppliers),
-        ("Offers", inputs.offers),
+        ("Offers", inputs.offers or inputs.processes),
     ):
         if not rows:
-            problems.append(Problem(sheet, "A2", "no data rows (the model would be empty)"))
+            what = " and no Processes rows" if sheet == "Offers" else ""
+            problems.append(Problem(sheet, "A2", f"no data rows{what} (the model would be empty)"))
     return problems
 
 
@@ -119,13 +125,17 @@ QUANTITY_COLUMNS = {
     "suppliers": ("capacity_t",),
     "offers": ("max_t",),
     "offtakes": ("min_t", "max_t"),
-    "stockpile": ("initial_t", "reserve_t"),
+    "stockpile": ("initial_t", "reserve_t", "max_t"),
+    "processes": ("capacity_t",),
+    "routes": ("max_t",),
 }
 COST_COLUMNS = {
     "offers": ("price_usd_per_kg", "freight_usd_per_kg"),
     "price_floors": ("floor_usd_per_kg",),
     "offtakes": ("contract_price_usd_per_kg",),
     "stockpile": ("holding_usd_per_kg",),
+    "processes": ("cost_usd_per_kg", "customs_value_usd_per_kg"),
+    "routes": ("freight_usd_per_kg",),
 }
 
 
@@ -202,14 +212,19 @@ def check_policy_consistency(settings: Settings) -> list[Problem]:
 
 
 def check_demand_has_offers(inputs: Inputs) -> list[Problem]:
-    """Warn about materials with demand but no offer at all (all of it will be unmet)."""
+    """Warn about materials with demand that nothing offers or makes (all of it will be unmet)."""
     offered = {o.material for o in inputs.offers}
+    offered |= {p.output for p in inputs.processes} | {c.material for c in inputs.coproducts}
     flagged: dict[str, str] = {}
     for d in inputs.demand:
         if d.demand_t > 0 and d.material not in offered and d.material not in flagged:
             flagged[d.material] = d.refs["material"]
     return [
-        Problem.at(ref, f'"{m}" has demand but no offer: all of it will be unmet', "warning")
+        Problem.at(
+            ref,
+            f'"{m}" has demand but no offer or process makes it: all of it will be unmet',
+            "warning",
+        )
         for m, ref in flagged.items()
     ]
 
@@ -223,7 +238,7 @@ def check_inputs(inputs: Inputs) -> list[Problem]:
     return [
         *check_not_empty(inputs),
         *check_duplicates("Materials", inputs.materials, ("material",)),
-        *check_duplicates("Demand", inputs.demand, ("material", "period")),
+        *check_duplicates("Demand", inputs.demand, ("material", "period", "compliant")),
         *check_duplicates("Countries", inputs.countries, ("country",)),
         *check_duplicates("Suppliers", inputs.suppliers, ("supplier",)),
         *check_duplicates("Offers", inputs.offers, ("supplier", "material", "period")),
@@ -231,6 +246,16 @@ def check_inputs(inputs: Inputs) -> list[Problem]:
         *check_duplicates("PriceFloors", inputs.price_floors, ("material",)),
         *check_duplicates("Offtakes", inputs.offtakes, ("supplier", "material")),
         *check_duplicates("Stockpile", inputs.stockpile, ("material",)),
+        *check_duplicates("Processes", inputs.processes, ("supplier", "process", "period")),
+        *check_duplicates(
+            "Inputs", inputs.process_inputs, ("supplier", "process", "material", "period")
+        ),
+        *check_duplicates(
+            "Coproducts", inputs.coproducts, ("supplier", "process", "material", "period")
+        ),
+        *check_duplicates(
+            "Routes", inputs.routes, ("from_supplier", "to_key", "material", "period")
+        ),
         *check_reference(inputs.demand, "material", material_names, "material", "Materials"),
         *check_reference(inputs.suppliers, "country", country_names, "country", "Countries"),
         *check_reference(inputs.offers, "supplier", supplier_names, "supplier", "Suppliers"),
@@ -246,6 +271,19 @@ def check_inputs(inputs: Inputs) -> list[Problem]:
         *check_reference(inputs.offtakes, "material", material_names, "material", "Materials"),
         *check_offtakes_have_offers(inputs.offtakes, inputs.offers),
         *check_reference(inputs.stockpile, "material", material_names, "material", "Materials"),
+        *check_reference(inputs.processes, "supplier", supplier_names, "supplier", "Suppliers"),
+        *check_reference(inputs.processes, "output", material_names, "material", "Materials"),
+        *check_reference(
+            inputs.process_inputs, "supplier", supplier_names, "supplier", "Suppliers"
+        ),
+        *check_reference(
+            inputs.process_inputs, "material", material_names, "material", "Materials"
+        ),
+        *check_reference(inputs.coproducts, "supplier", supplier_names, "supplier", "Suppliers"),
+        *check_reference(inputs.coproducts, "material", material_names, "material", "Materials"),
+        *check_reference(inputs.routes, "from_supplier", supplier_names, "supplier", "Suppliers"),
+        *check_reference(inputs.routes, "material", material_names, "material", "Materials"),
+        *check_chain(inputs),
         *check_policy_consistency(inputs.settings),
         *check_demand_has_offers(inputs),
         *check_zero_demand(inputs),

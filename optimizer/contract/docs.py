@@ -8,8 +8,9 @@ docs cannot drift from what the validator enforces.
 
 from __future__ import annotations
 
-from optimizer.contract.schema import SHEETS, ColumnSpec, Kind
+from optimizer.contract.schema import SHEETS
 from optimizer.contract.settings import SETTINGS
+from optimizer.contract.spec import ColumnSpec, Kind
 
 KIND_TEXT = {
     Kind.TEXT: "text",

@@ -16,6 +16,7 @@ from optimizer.common.problems import InvalidInputError, Problem, errors
 from optimizer.contract.cells import did_you_mean, is_blank, parse_cell, parse_value
 from optimizer.contract.checks import check_inputs
 from optimizer.contract.records import (
+    Coproduct,
     Country,
     Demand,
     Inputs,
@@ -24,14 +25,17 @@ from optimizer.contract.records import (
     Offtake,
     Period,
     PriceFloor,
+    Process,
+    ProcessInput,
+    Route,
     Settings,
     Stockpile,
     Supplier,
     Tariff,
     TariffOverride,
 )
-from optimizer.contract.schema import Kind, SettingSpec
 from optimizer.contract.settings import SETTINGS, SETTINGS_BY_NAME
+from optimizer.contract.spec import Kind, SettingSpec
 from optimizer.contract.workbook import RawTable, RawWorkbook
 
 R = TypeVar("R")
@@ -121,7 +125,11 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
     settings, p10 = _parse_settings(t("Settings"))
     tariffs, p11 = parse_table(t("Tariffs"), Tariff)
     period_dates, p12 = parse_table(t("Periods"), Period)
-    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12):
+    processes, p13 = parse_table(t("Processes"), Process)
+    process_inputs, p14 = parse_table(t("Inputs"), ProcessInput)
+    coproducts, p15 = parse_table(t("Coproducts"), Coproduct)
+    routes, p16 = parse_table(t("Routes"), Route)
+    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15, p16):
         problems.extend(part)
 
     countries = [_default_china_flag(c) for c in countries]
@@ -139,6 +147,10 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
         stockpile=tuple(stockpile),
         settings=settings,
         source=raw.path,
+        processes=tuple(processes),
+        process_inputs=tuple(process_inputs),
+        coproducts=tuple(coproducts),
+        routes=tuple(routes),
     )
     problems.extend(check_inputs(inputs))
     return (None if errors(problems) else inputs), problems

@@ -23,16 +23,19 @@ class Material:
     material: str
     unit: str = "t"
     hts: str | None = None
+    reference_price_usd_per_kg: float = 0.0
+    stage: str | None = None
     refs: Mapping[str, str] = _refs()
 
 
 @dataclass(frozen=True)
 class Demand:
-    """Demand for a material in a period, t."""
+    """Demand for a material in a period, t; `compliant`: a segment only compliant supply serves."""
 
     material: str
     period: str
     demand_t: float
+    compliant: bool = False
     refs: Mapping[str, str] = _refs()
 
 
@@ -68,7 +71,65 @@ class Offer:
     max_t: float | None = None
     freight_usd_per_kg: float = 0.0
     period: str | None = None
+    compliant: bool = False
     refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Process:
+    """A facility's process: makes `output` from its Inputs; period None = every period."""
+
+    supplier: str
+    process: str
+    output: str
+    capacity_t: float | None = None
+    cost_usd_per_kg: float = 0.0
+    customs_value_usd_per_kg: float | None = None
+    period: str | None = None
+    stage: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class ProcessInput:
+    """Tonnes of `material` a process consumes per tonne of its output (an Inputs row)."""
+
+    supplier: str
+    process: str
+    material: str
+    t_per_t: float
+    period: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Coproduct:
+    """Tonnes of `material` a process makes besides its output, per tonne of output."""
+
+    supplier: str
+    process: str
+    material: str
+    t_per_t: float
+    period: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who may ship a material to whom (`to` a supplier or `buyer`), freight and a limit."""
+
+    from_supplier: str
+    to: str
+    material: str
+    freight_usd_per_kg: float = 0.0
+    max_t: float | None = None
+    period: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+    @property
+    def to_key(self) -> str:
+        """`to`, with any spelling of buyer read as `buyer`."""
+        return "buyer" if self.to.strip().lower() == "buyer" else self.to
 
 
 @dataclass(frozen=True)
@@ -143,6 +204,8 @@ class Stockpile:
     initial_t: float = 0.0
     reserve_t: float = 0.0
     holding_usd_per_kg: float = 0.0
+    max_t: float | None = None
+    compliant: bool = False
     refs: Mapping[str, str] = _refs()
 
 
@@ -160,6 +223,7 @@ class Settings:
     data_date: date | None = None
     importer_country: str = "United States"
     national_cost: bool = False
+    excluded_stage_countries: str = "China"
     refs: Mapping[str, str] = _refs()
 
 
@@ -180,6 +244,20 @@ class Inputs:
     stockpile: tuple[Stockpile, ...] = ()
     settings: Settings = field(default_factory=Settings)
     source: str = ""
+    processes: tuple[Process, ...] = ()
+    process_inputs: tuple[ProcessInput, ...] = ()
+    coproducts: tuple[Coproduct, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+    @property
+    def has_chain(self) -> bool:
+        """A v2 workbook: some Processes or Routes row (else every offer goes to the buyer)."""
+        return bool(self.processes or self.routes)
+
+    @property
+    def tracks_compliance(self) -> bool:
+        """Some Demand row is a compliant segment: the model carries a compliant grade."""
+        return any(d.compliant for d in self.demand)
 
     @property
     def periods(self) -> tuple[str, ...]:

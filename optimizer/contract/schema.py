@@ -2,77 +2,16 @@
 
 The reader, the validator, the template writer and the user docs all read these
 specs, so a column added here is read, checked, offered in the template and
-documented without touching any of them.
+documented without touching any of them. The supply-chain sheets (Processes,
+Inputs, Coproducts, Routes) are declared in `optimizer.contract.chain_schema`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
-
-class Kind(StrEnum):
-    """How a cell is parsed."""
-
-    TEXT = "text"
-    NUMBER = "number"  # finite, >= 0
-    RATE = "rate"  # fraction in [0, 1]; a percent-formatted cell is the same value
-    BOOL = "bool"  # TRUE/FALSE, yes/no, 1/0
-    PERIOD = "period"  # a label such as 2026, kept as text
-    CHOICE = "choice"  # one of ColumnSpec.choices
-    DATE = "date"  # a calendar date: a date cell, or ISO text 2026-02-20
-    ANY = "any"  # parsed later by whatever the row points at (Settings.value, Scenarios.value)
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """One column: name as written in row 1 (case-insensitive), type, unit, default, meaning."""
-
-    name: str
-    kind: Kind
-    required: bool = False
-    default: object = None
-    unit: str = ""
-    description: str = ""
-    choices: tuple[str, ...] = ()
-    #: the template offers a dropdown of the values in this sheet's first column
-    lookup: str | None = None
-
-
-@dataclass(frozen=True)
-class SheetSpec:
-    """One sheet: its columns and which of them identify a row (for duplicates and scenarios)."""
-
-    name: str
-    required: bool
-    description: str
-    columns: tuple[ColumnSpec, ...]
-    key: tuple[str, ...]
-    extra: str = ""
-
-    def column(self, name: str) -> ColumnSpec:
-        """The spec of a column by (case-insensitive) name."""
-        for col in self.columns:
-            if col.name == name.lower():
-                return col
-        raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class SettingSpec:
-    """One row of the Settings sheet."""
-
-    name: str
-    kind: Kind
-    default: object
-    unit: str
-    description: str
-
-
-YES_NO = ("TRUE", "FALSE")
-
-SOURCE_NOTE = "Any other column (e.g. `source`, `note`) is allowed and ignored by the model."
+from optimizer.contract.chain_schema import CHAIN_SHEETS
+from optimizer.contract.spec import ColumnSpec, Kind, SheetSpec
 
 SHEETS: Final[tuple[SheetSpec, ...]] = (
     SheetSpec(
@@ -88,6 +27,21 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 description="US tariff classification (HTS), e.g. 2846.90.20; Tariffs rows may "
                 "name it, or its first digits, instead of the material.",
             ),
+            ColumnSpec(
+                "reference_price_usd_per_kg",
+                Kind.NUMBER,
+                default=0.0,
+                unit="USD/kg",
+                description="Market price, for customs values of process outputs and co-products "
+                "and for reports (blank = 0).",
+            ),
+            ColumnSpec(
+                "stage",
+                Kind.TEXT,
+                description="The stage that makes this material, e.g. mining, separation, metal, "
+                "magnet: labels origin by stage (blank = the process name, or `offer` for an "
+                "offer).",
+            ),
         ),
         key=("material",),
     ),
@@ -99,8 +53,16 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
             ColumnSpec("material", Kind.TEXT, True, lookup="Materials", description="Material."),
             ColumnSpec("period", Kind.PERIOD, True, description="Period label, e.g. 2026."),
             ColumnSpec("demand_t", Kind.NUMBER, True, unit="t", description="Demand in tonnes."),
+            ColumnSpec(
+                "compliant",
+                Kind.BOOL,
+                default=False,
+                description="TRUE: a compliant segment (e.g. DFARS defence demand): every stage of "
+                "every delivered tonne must be outside Settings `excluded_stage_countries`. A "
+                "material and period may have one compliant and one other row.",
+            ),
         ),
-        key=("material", "period"),
+        key=("material", "period", "compliant"),
     ),
     SheetSpec(
         "Countries",
@@ -156,8 +118,10 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
     ),
     SheetSpec(
         "Offers",
-        True,
-        "What each supplier offers, at what price.",
+        False,
+        "What each supplier offers, at what price (required unless Processes rows make the "
+        "materials). An offered material goes to the buyer or, along a route, to a facility "
+        "that uses it.",
         (
             ColumnSpec("supplier", Kind.TEXT, True, lookup="Suppliers", description="Facility."),
             ColumnSpec("material", Kind.TEXT, True, lookup="Materials", description="Material."),
@@ -187,9 +151,18 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 description="Blank = every period without a specific row "
                 "for the same supplier and material.",
             ),
+            ColumnSpec(
+                "compliant",
+                Kind.BOOL,
+                default=False,
+                description="TRUE: the chain behind the offer is known to have no stage in an "
+                "excluded country, so it may serve compliant demand (default FALSE: provenance "
+                "the workbook does not model is not assumed clean).",
+            ),
         ),
         key=("supplier", "material", "period"),
     ),
+    *CHAIN_SHEETS,
     SheetSpec(
         "TariffOverrides",
         False,
@@ -365,6 +338,19 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 default=0.0,
                 unit="USD/kg per period",
                 description="Cost of holding stock through a period.",
+            ),
+            ColumnSpec(
+                "max_t",
+                Kind.NUMBER,
+                unit="t",
+                description="Most stock held at the end of every period (blank = no limit).",
+            ),
+            ColumnSpec(
+                "compliant",
+                Kind.BOOL,
+                default=False,
+                description="TRUE: the initial stock may serve compliant demand (stock keeps its "
+                "grade: stock bought compliant stays compliant).",
             ),
         ),
         key=("material",),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from optimizer.contract.schema import Kind, SettingSpec
+from optimizer.contract.spec import Kind, SettingSpec
 
 SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec("exclude_china", Kind.BOOL, False, "", "No purchase of China origin."),
@@ -75,6 +75,15 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "",
         "TRUE: the objective adds the fiscal cost of government-paid floors to buyer spend "
         "(a national-cost view); FALSE: the buyer's cost only.",
+    ),
+    SettingSpec(
+        "excluded_stage_countries",
+        Kind.TEXT,
+        "China",
+        "",
+        "Countries no stage of a compliant tonne may be in (mined, separated, refined, melted "
+        "or made): a comma list of Countries names such as `China, Russia, North Korea, Iran` "
+        "(DFARS 252.225-7052), matched case-insensitively; `none` excludes no country.",
     ),
 )
 

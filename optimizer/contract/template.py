@@ -18,8 +18,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from optimizer.common.xlsx import save_atomic, set_cell, write_rows
 from optimizer.contract.docs import column_help, contract_rows
-from optimizer.contract.schema import SHEETS, Kind
+from optimizer.contract.schema import SHEETS
 from optimizer.contract.settings import SETTINGS
+from optimizer.contract.spec import Kind
 
 #: Rows offered for dropdown lookups and validations.
 MAX_ROWS = 2000

@@ -38,7 +38,8 @@ from optimizer.contract.package import (
     read_bytes,
     unreadable,
 )
-from optimizer.contract.schema import SHEETS, SheetSpec
+from optimizer.contract.schema import SHEETS
+from optimizer.contract.spec import SheetSpec
 
 #: Most merged ranges cited per sheet; the rest are counted.
 MAX_CITED = 10

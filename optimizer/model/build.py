@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyomo.environ as pyo
@@ -31,6 +31,23 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from optimizer.contract.schema import KG_PER_T
+from optimizer.model.chain import (
+    add_chain_parameters,
+    add_chain_sets,
+    add_chain_variables,
+    add_compliant_balance,
+    add_compliant_consumption,
+    add_compliant_links,
+    add_consumption,
+    add_lane_balance,
+    add_offer_limit,
+    add_process_capacity,
+    add_route_capacity,
+    chain_objective_terms,
+    linear,
+    set_chain_parameters,
+)
+from optimizer.model.chain_data import Ship
 from optimizer.model.data import Buy, ModelData, Structure
 
 
@@ -52,6 +69,32 @@ class _Groups:
     allied_by_mt: dict[tuple[str, str], list[Buy]]
     by_mtc: dict[tuple[str, str, str], list[Buy]]
     by_st: dict[tuple[str, str], list[Buy]]
+    #: shipments to the buyer (contract v2), grouped as the purchases are
+    ships_by_mt: dict[tuple[str, str], list[Ship]] = field(default_factory=dict)
+    ships_china_by_mt: dict[tuple[str, str], list[Ship]] = field(default_factory=dict)
+    ships_allied_by_mt: dict[tuple[str, str], list[Ship]] = field(default_factory=dict)
+    ships_by_mtc: dict[tuple[str, str, str], list[Ship]] = field(default_factory=dict)
+
+
+def _ship_groups(data: ModelData, groups: _Groups) -> None:
+    """Shipments to the buyer, by (material, period), origin flags and country."""
+    if data.chain is None:
+        return
+    by_mt: dict[tuple[str, str], list[Ship]] = defaultdict(list)
+    china: dict[tuple[str, str], list[Ship]] = defaultdict(list)
+    allied: dict[tuple[str, str], list[Ship]] = defaultdict(list)
+    by_mtc: dict[tuple[str, str, str], list[Ship]] = defaultdict(list)
+    for mt, keys in data.chain.to_buyer.items():
+        for e in keys:
+            f = data.chain.ships[e]
+            by_mt[mt].append(e)
+            if f.china:
+                china[mt].append(e)
+            if f.allied:
+                allied[mt].append(e)
+            by_mtc[(mt[0], mt[1], f.country)].append(e)
+    groups.ships_by_mt, groups.ships_china_by_mt = dict(by_mt), dict(china)
+    groups.ships_allied_by_mt, groups.ships_by_mtc = dict(allied), dict(by_mtc)
 
 
 def _groups(data: ModelData) -> _Groups:
@@ -69,7 +112,9 @@ def _groups(data: ModelData) -> _Groups:
             allied[mt].append(b)
         by_mtc[(b[1], b[2], d.country)].append(b)
         by_st[(b[0], b[2])].append(b)
-    return _Groups(dict(by_mt), dict(china), dict(allied), dict(by_mtc), dict(by_st))
+    groups = _Groups(dict(by_mt), dict(china), dict(allied), dict(by_mtc), dict(by_st))
+    _ship_groups(data, groups)
+    return groups
 
 
 def build_model(data: ModelData, matrix_only: bool = False) -> BuiltModel:
@@ -94,9 +139,23 @@ def build_model(data: ModelData, matrix_only: bool = False) -> BuiltModel:
         add_china_share_cap(m, data)
         add_country_share_cap(m, data)
         add_allied_share_minimum(m, data)
+        if data.chain is not None:
+            add_chain_families(m, data)
         if not matrix_only:
             add_objective(m, data)
     return BuiltModel(m, data.structure, data)
+
+
+def add_chain_families(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """The supply chain's rows (optimizer.model.chain), after the v1 rows."""
+    add_lane_balance(m, data)
+    add_consumption(m, data)
+    add_compliant_consumption(m, data)
+    add_process_capacity(m, data)
+    add_route_capacity(m, data)
+    add_offer_limit(m, data)
+    add_compliant_balance(m, data)
+    add_compliant_links(m, data)
 
 
 def add_sets(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -112,7 +171,11 @@ def add_sets(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.ST = pyo.Set(initialize=[(mat, t) for mat in data.stock for t in data.periods], dimen=2)
     groups = _groups(data)
     m._groups = groups
-    m.MT_BOUGHT = pyo.Set(initialize=[mt for mt in m.MT if mt in groups.by_mt], dimen=2)
+    m.MT_BOUGHT = pyo.Set(
+        initialize=[mt for mt in m.MT if mt in groups.by_mt or mt in groups.ships_by_mt], dimen=2
+    )
+    if data.chain is not None:
+        add_chain_sets(m, data)
 
 
 def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) -> None:
@@ -128,6 +191,7 @@ def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) ->
         m.freight = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg
         m.upper = pyo.Param(m.B, initialize=math.inf, **mutable)  # t per period
         m.support = pyo.Param(m.B, initialize=0.0, **mutable)  # USD/kg price support counted
+        m.stock_max = pyo.Param(m.S, initialize=math.inf, **mutable)  # t at each period end
     m.demand = pyo.Param(m.MT, initialize=0.0, **mutable)  # t
     m.capacity = pyo.Param(m.CAP, initialize=0.0, **mutable)  # t per period
     m.hard_min = pyo.Param(m.HARD, initialize=0.0, **mutable)  # t
@@ -141,6 +205,8 @@ def add_parameters(m: pyo.ConcreteModel, data: ModelData, costs: bool = True) ->
     m.country_share = pyo.Param(initialize=1.0, **mutable)  # fraction
     m.allied_share = pyo.Param(initialize=0.0, **mutable)  # fraction
     set_parameters(m, data)
+    if data.chain is not None:
+        add_chain_parameters(m, data, costs=costs)
 
 
 def _store(param: pyo.Param, values: Iterable[float]) -> None:
@@ -170,6 +236,8 @@ def set_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
         m.initial[mat] = s.initial_t
         m.reserve[mat] = s.reserve_t
         m.holding[mat] = s.holding_usd_per_kg
+        if hasattr(m, "stock_max"):
+            m.stock_max[mat] = s.max_t
     settings = data.settings
     m.penalty = settings.unmet_penalty_usd_per_kg
     m.china_share = settings.max_china_share
@@ -185,9 +253,14 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         m.x = pyo.Var(m.B, bounds=(0.0, None))
     if data.settings.allow_unmet:
         m.u = pyo.Var(m.MT, domain=pyo.NonNegativeReals)
-    m.v = pyo.Var(m.ST, domain=pyo.NonNegativeReals)
+    if hasattr(m, "stock_max"):
+        m.v = pyo.Var(m.ST, bounds=lambda m, mat, t: (0.0, m.stock_max[mat]))
+    else:  # matrix_only: the caller takes the stock limits from ModelData
+        m.v = pyo.Var(m.ST, domain=pyo.NonNegativeReals)
     m.w = pyo.Var(m.TOP, domain=pyo.NonNegativeReals)
     m._xs = dict(m.x.items())  # purchase -> VarData, without IndexedComponent lookups
+    if data.chain is not None:
+        add_chain_variables(m, data)
 
 
 def _sum_x(m: pyo.ConcreteModel, buys: Iterable[Buy]) -> Any:
@@ -202,16 +275,35 @@ def _total(m: pyo.ConcreteModel, mat: str, t: str) -> Any:
     cache: dict[tuple[str, str], Any] = m.__dict__.setdefault("_total_cache", {})
     key = (mat, t)
     if key not in cache:
-        cache[key] = _sum_x(m, m._groups.by_mt.get(key, ()))
+        groups = m._groups
+        cache[key] = _sum_xf(m, groups.by_mt.get(key, ()), groups.ships_by_mt.get(key, ()))
     return cache[key]
+
+
+def _sum_xf(m: pyo.ConcreteModel, buys: Iterable[Buy], ships: Iterable[Ship]) -> Any:
+    """sum_b x[b] + sum_e f[e]: purchases delivered and shipments to the buyer (v2)."""
+    ships = list(ships)
+    if not ships:
+        return _sum_x(m, buys)
+    fs = m._fs
+    return linear([*(m._xs[b] for b in buys), *(fs[e] for e in ships)])
+
+
+def _purchase(m: pyo.ConcreteModel, data: ModelData, b: Buy) -> Any:
+    """What offer b sells: x[b], plus its shipments to facilities (contract v2)."""
+    if data.chain is None or b not in data.chain.offer_ships:
+        return m._xs[b]
+    return linear([m._xs[b], *(m._fs[e] for e in data.chain.offer_ships[b])])
 
 
 def add_demand_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     """v[m,t-1] + sum_b x[b] + u[m,t] = demand[m,t] + v[m,t], with v[m,0] = initial[m]."""
     previous = dict(zip(data.periods[1:], data.periods, strict=False))
 
+    groups = m._groups
+
     def rule(m: pyo.ConcreteModel, mat: str, t: str) -> object:
-        bought = _sum_x(m, m._groups.by_mt.get((mat, t), ()))
+        bought = _sum_xf(m, groups.by_mt.get((mat, t), ()), groups.ships_by_mt.get((mat, t), ()))
         unmet = m.u[mat, t] if data.settings.allow_unmet else 0
         if mat in data.stock:
             before = m.v[mat, previous[t]] if t in previous else m.initial[mat]
@@ -229,21 +321,46 @@ def add_stock_reserve(m: pyo.ConcreteModel, data: ModelData) -> None:
 
 
 def add_facility_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """sum over a supplier's offers in t of x <= capacity[s,t]."""
+    """sum over a supplier's offers in t of what they sell + its processes' output <= capacity[s,t].
+
+    v1: what an offer sells is x; with a chain, also its shipments to facilities,
+    and every activity of the supplier's processes counts its main output.
+    """
     by_st = m._groups.by_st
-    m.facility_cap = pyo.Constraint(
-        m.CAP, rule=lambda m, s, t: _sum_x(m, by_st[(s, t)]) <= m.capacity[s, t]
-    )
+    if data.chain is None:
+        m.facility_cap = pyo.Constraint(
+            m.CAP, rule=lambda m, s, t: _sum_x(m, by_st[(s, t)]) <= m.capacity[s, t]
+        )
+        return
+    chain = data.chain
+    acts: dict[tuple[str, str], list[Any]] = {}
+    for a in chain.acts:
+        acts.setdefault((a[0], a[2]), []).append(m._ys[a])
+    fs = m._fs
+
+    def rule(m: pyo.ConcreteModel, s: str, t: str) -> Any:
+        terms: list[Any] = []
+        for b in by_st.get((s, t), ()):
+            terms.append(m._xs[b])
+            terms.extend(fs[e] for e in chain.offer_ships.get(b, ()))
+        terms.extend(acts.get((s, t), ()))
+        return linear(terms) <= m.capacity[s, t]
+
+    m.facility_cap = pyo.Constraint(m.CAP, rule=rule)
 
 
 def add_offtake_minimum(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """x[b] >= min_t for offtakes with a hard minimum (no take-or-pay fraction)."""
-    m.offtake_min = pyo.Constraint(m.HARD, rule=lambda m, *b: m.x[b] >= m.hard_min[b])
+    """x[b] (+ its shipments to facilities) >= min_t for offtakes with a hard minimum."""
+    m.offtake_min = pyo.Constraint(
+        m.HARD, rule=lambda m, *b: _purchase(m, data, b) >= m.hard_min[b]
+    )
 
 
 def add_take_or_pay(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """w[b] >= min_t - x[b]: the untaken minimum, paid at take_or_pay x price (objective)."""
-    m.take_or_pay = pyo.Constraint(m.TOP, rule=lambda m, *b: m.w[b] >= m.top_min[b] - m.x[b])
+    """w[b] >= min_t - x[b] (- its shipments): the untaken minimum, paid at take_or_pay x price."""
+    m.take_or_pay = pyo.Constraint(
+        m.TOP, rule=lambda m, *b: m.w[b] >= m.top_min[b] - _purchase(m, data, b)
+    )
 
 
 def add_china_share_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -251,11 +368,13 @@ def add_china_share_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     Exclusion (exclude_china) is not a row: it sets upper[b] = 0 for China-origin buys.
     """
-    china = m._groups.china_by_mt
+    china, ships = m._groups.china_by_mt, m._groups.ships_china_by_mt
     m.china_cap = pyo.Constraint(
         m.MT_BOUGHT,
         rule=lambda m, mat, t: (
-            _sum_x(m, china.get((mat, t), ())) - m.china_share * _total(m, mat, t) <= 0
+            _sum_xf(m, china.get((mat, t), ()), ships.get((mat, t), ()))
+            - m.china_share * _total(m, mat, t)
+            <= 0
         ),
     )
 
@@ -264,26 +383,30 @@ def add_country_share_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum_{b from country c} x[b] <= max_country_share * P[m,t]; rows only when the cap < 1."""
     if data.settings.max_country_share >= 1.0:
         return
-    by_mtc = m._groups.by_mtc
+    by_mtc, ships = m._groups.by_mtc, m._groups.ships_by_mtc
     material = {mat: i for i, mat in enumerate(data.materials)}
     period = {t: i for i, t in enumerate(data.periods)}
-    index = sorted(by_mtc, key=lambda k: (material[k[0]], period[k[1]], k[2]))
-    m.MTC = pyo.Set(initialize=index, dimen=3, ordered=True)
+    index = sorted(set(by_mtc) | set(ships), key=lambda k: (material[k[0]], period[k[1]], k[2]))
+    m.MT_COUNTRY = pyo.Set(initialize=index, dimen=3, ordered=True)
     m.country_cap = pyo.Constraint(
-        m.MTC,
+        m.MT_COUNTRY,
         rule=lambda m, mat, t, c: (
-            _sum_x(m, by_mtc[(mat, t, c)]) - m.country_share * _total(m, mat, t) <= 0
+            _sum_xf(m, by_mtc.get((mat, t, c), ()), ships.get((mat, t, c), ()))
+            - m.country_share * _total(m, mat, t)
+            <= 0
         ),
     )
 
 
 def add_allied_share_minimum(m: pyo.ConcreteModel, data: ModelData) -> None:
     """sum_{allied b} x[b] >= min_allied_share * P[m,t]."""
-    allied = m._groups.allied_by_mt
+    allied, ships = m._groups.allied_by_mt, m._groups.ships_allied_by_mt
     m.allied_min = pyo.Constraint(
         m.MT_BOUGHT,
         rule=lambda m, mat, t: (
-            _sum_x(m, allied.get((mat, t), ())) - m.allied_share * _total(m, mat, t) >= 0
+            _sum_xf(m, allied.get((mat, t), ()), ships.get((mat, t), ()))
+            - m.allied_share * _total(m, mat, t)
+            >= 0
         ),
     )
 
@@ -313,7 +436,10 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     top = sum(m.top_cost[b] * m.w[b] for b in m.TOP)
     unmet = m.penalty * sum(m.u[mt] for mt in m.MT) if data.settings.allow_unmet else 0
     holding = sum(m.holding[mat] * m.v[mat, t] for mat, t in m.ST)
-    m.cost = pyo.Objective(expr=KG_PER_T * (landed + top + unmet + holding), sense=pyo.minimize)
+    chain = chain_objective_terms(m, data) if data.chain is not None else 0
+    m.cost = pyo.Objective(
+        expr=KG_PER_T * (landed + top + unmet + holding + chain), sense=pyo.minimize
+    )
 
 
 def update_model(built: BuiltModel, data: ModelData) -> bool:
@@ -325,5 +451,7 @@ def update_model(built: BuiltModel, data: ModelData) -> bool:
     if data.structure != built.structure:
         return False
     set_parameters(built.model, data)
+    if data.chain is not None:
+        set_chain_parameters(built.model, data)
     built.data = data
     return True

@@ -44,6 +44,13 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.build import BuiltModel
+from optimizer.model.compiled_chain import (
+    CHAIN_COLUMNS,
+    SHARE_COLUMNS,
+    chain_costs,
+    chain_rhs,
+    column_uppers,
+)
 from optimizer.model.data import BuyData, ModelData
 
 Floats = npt.NDArray[np.float64]
@@ -142,12 +149,13 @@ def x_costs(buys: Sequence[BuyData]) -> list[float]:
 
 
 def other_costs(data: ModelData, lp: CompiledLp) -> Floats:
-    """Objective coefficients (USD per t) of u, v and w, in column order."""
+    """Objective coefficients (USD per t) of u, v and w, then the chain's, in column order."""
     unmet = KG_PER_T * data.settings.unmet_penalty_usd_per_kg
     n_unmet = len(lp.columns["u"][1]) if "u" in lp.columns else 0
     holding = [KG_PER_T * data.stock[k[0]].holding_usd_per_kg for k in lp.columns["v"][1]]
     top = [KG_PER_T * (f * data.buys[b].price_paid) for b, (_, f) in data.take_or_pay.items()]
-    return np.concatenate((np.full(n_unmet, unmet), holding, top)).astype(np.float64)
+    chain = chain_costs(data, lp.columns)
+    return np.concatenate((np.full(n_unmet, unmet), holding, top, chain)).astype(np.float64)
 
 
 def row_rhs(data: ModelData, lp: CompiledLp) -> Floats:
@@ -173,7 +181,8 @@ def row_rhs(data: ModelData, lp: CompiledLp) -> Floats:
     put("facility_cap", list(data.capacity.values()))
     put("offtake_min", list(data.hard_minimum.values()))
     put("take_or_pay", [-q for q, _ in data.take_or_pay.values()])
-    return rhs  # share rows: 0 <= / >= 0
+    chain_rhs(data, put, lambda name: lp.families[name][1] if name in lp.families else [])
+    return rhs  # share rows, lanes, consumption: 0 <= / >= / == 0
 
 
 def row_bounds(lp: CompiledLp, rhs: Floats) -> tuple[Floats, Floats]:
@@ -207,7 +216,8 @@ def compile_model(built: BuiltModel) -> CompiledLp:
     m = built.model
     share_params = [getattr(m, p) for p in ("china_share", "country_share", "allied_share")]
     saved = [p.value for p in share_params]
-    var_families = [v for v in (m.x, getattr(m, "u", None), m.v, m.w) if v is not None]
+    optional = [getattr(m, name, None) for name in ("u", *CHAIN_COLUMNS)]
+    var_families = [v for v in (m.x, optional[0], m.v, m.w, *optional[1:]) if v is not None]
     check_objective = hasattr(m, "cost")
     try:
         for p in share_params:
@@ -310,7 +320,6 @@ def _check_and_fill(
 ) -> None:
     """Fill costs, bounds and share coefficients from data; check them against the compile."""
     buys = list(data.buys.values())
-    nx = len(buys)
     col_of_entry = np.repeat(np.arange(lp.num_col, dtype=np.int32), np.diff(lp.a_start))
 
     # balance orientation: Pyomo flips a stocked row with nothing on its left-hand side
@@ -342,7 +351,14 @@ def _check_and_fill(
     entry_code = code[lp.a_index]
     pos = np.flatnonzero(entry_code >= 0).astype(np.int32)
     indicator = lp.a_value[pos] + COMPILE_SHARE
-    if not np.all((indicator == 0.0) | (indicator == 1.0)) or np.any(col_of_entry[pos] >= nx):
+    allowed = np.zeros(lp.num_col, dtype=bool)
+    for name in SHARE_COLUMNS:
+        if name in lp.columns:
+            first, keys = lp.columns[name]
+            allowed[first : first + len(keys)] = True
+    if not np.all((indicator == 0.0) | (indicator == 1.0)) or not np.all(
+        allowed[col_of_entry[pos]]
+    ):
         raise RuntimeError("share rows are not sum(group x) - share * sum(x)")
     lp.share_pos, lp.share_row = pos, lp.a_index[pos]
     lp.share_col, lp.share_family = col_of_entry[pos], entry_code[pos]
@@ -361,8 +377,7 @@ def _check_and_fill(
         raise RuntimeError("right-hand sides differ from the compiled model")
     lp.row_lower, lp.row_upper = row_bounds(lp, rhs)
     lp.col_lower = np.zeros(lp.num_col)
-    lp.col_upper = np.full(lp.num_col, highspy.kHighsInf)
-    lp.col_upper[:nx] = np.fromiter((d.upper_t for d in buys), float, nx)
+    lp.col_upper = column_uppers(data, lp.columns, lp.num_col)
     _persistent_order(lp)
 
 

@@ -13,11 +13,14 @@ be updated in place instead of rebuilt.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from optimizer.common.problems import Problem
 from optimizer.contract.records import Inputs, Offer, Settings
 from optimizer.contract.tariff_checks import active_regime
+from optimizer.model.chain_data import ChainData, prepare_chain
 from optimizer.model.tariffs import lane_rates
 
 Buy = tuple[str, str, str]  # (supplier, material, period)
@@ -47,6 +50,11 @@ class BuyData:
     objective_extra: float = 0.0
     #: the tariff's make-up: (basis, rate) pairs adding up to tariff_rate
     tariff_parts: tuple[tuple[str, float], ...] = ()
+    #: the offer's own limit per period (offer and offtake max_t; math.inf if none). In v1 it
+    #: is also x's bound; an offer that ships to facilities (contract v2) has it as a row
+    limit_t: float = math.inf
+    #: the offer may serve compliant demand (Offers `compliant`)
+    compliant: bool = False
 
     @property
     def landed(self) -> float:
@@ -66,6 +74,7 @@ class StockData:
     initial_t: float
     reserve_t: float
     holding_usd_per_kg: float
+    max_t: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,8 @@ class Structure:
     stock: tuple[str, ...]
     allow_unmet: bool
     country_cap: bool
+    #: the supply chain's index sets and yields (None for a v1 workbook)
+    chain: tuple[object, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ class ModelData:
     #: which tariffs apply: the regime's name ("" without Tariffs rows) and the data date
     tariff_regime: str = ""
     data_date: str = ""
+    #: the supply chain behind the offers (contract v2); None for a v1 workbook
+    chain: ChainData | None = None
 
     @property
     def structure(self) -> Structure:
@@ -114,6 +127,7 @@ class ModelData:
             stock=tuple(self.stock),
             allow_unmet=self.settings.allow_unmet,
             country_cap=self.settings.max_country_share < 1.0,
+            chain=None if self.chain is None else self.chain.structure,
         )
 
     def order(self, b: Buy) -> tuple[int, int, str]:
@@ -176,11 +190,10 @@ def prepare(inputs: Inputs) -> ModelData:
             if floor_applied and floor:
                 price = floor.floor_usd_per_kg
             lane = tariffs[(country.country, material, period)]
-            upper = math.inf if offer.max_t is None else offer.max_t
+            limit = math.inf if offer.max_t is None else offer.max_t
             if offtake and offtake.max_t is not None:
-                upper = min(upper, offtake.max_t)
-            if settings.exclude_china and country.china:
-                upper = 0.0
+                limit = min(limit, offtake.max_t)
+            upper = 0.0 if settings.exclude_china and country.china else limit
             key = (supplier_name, material, period)
             buys[key] = BuyData(
                 supplier=supplier_name,
@@ -199,6 +212,8 @@ def prepare(inputs: Inputs) -> ModelData:
                 support_usd_per_kg=support,
                 objective_extra=support if settings.national_cost else 0.0,
                 tariff_parts=lane.parts,
+                limit_t=limit,
+                compliant=offer.compliant,
             )
             if offtake and offtake.min_t > 0:
                 if offtake.take_or_pay is None:
@@ -206,7 +221,14 @@ def prepare(inputs: Inputs) -> ModelData:
                 else:
                     take_or_pay[key] = (offtake.min_t, offtake.take_or_pay)
 
+    chain = None
+    if inputs.has_chain or inputs.tracks_compliance:
+        chain, buys = prepare_chain(
+            inputs, buys, {c.country: (bool(c.china), c.allied) for c in inputs.countries}, periods
+        )
     used = {(b.supplier, b.period) for b in buys.values()}
+    if chain is not None:
+        used |= {(a.supplier, a.period) for a in chain.acts.values()}
     capacity = {
         (s.supplier, t): s.capacity_t
         for s in sorted(inputs.suppliers, key=lambda s: s.supplier)
@@ -214,10 +236,15 @@ def prepare(inputs: Inputs) -> ModelData:
         if s.capacity_t is not None and (s.supplier, t) in used
     }
     demand = {(m, t): 0.0 for m in materials for t in periods}
-    for d in inputs.demand:
-        demand[(d.material, d.period)] = d.demand_t
+    for d in inputs.demand:  # a compliant and a commercial segment add up
+        demand[(d.material, d.period)] += d.demand_t
     stock = {
-        s.material: StockData(s.initial_t, s.reserve_t, s.holding_usd_per_kg)
+        s.material: StockData(
+            s.initial_t,
+            s.reserve_t,
+            s.holding_usd_per_kg,
+            math.inf if s.max_t is None else s.max_t,
+        )
         for s in inputs.stockpile
     }
     return ModelData(
@@ -233,7 +260,42 @@ def prepare(inputs: Inputs) -> ModelData:
         countries={c.country: (bool(c.china), c.allied) for c in inputs.countries},
         tariff_regime=active_regime(inputs),
         data_date=settings.data_date.isoformat() if settings.data_date else "",
+        chain=chain,
     )
+
+
+def check_chain_finite(chain: ChainData) -> list[Problem]:
+    """The chain's costs, yields and limits are finite (upper bounds may be infinite)."""
+    bad: list[Problem] = []
+
+    def need(value: float, what: str) -> None:
+        if not math.isfinite(value):
+            bad.append(Problem("", "", f"{what} is not a finite number ({value})"))
+
+    for act, a in chain.acts.items():
+        need(a.fee_usd_per_kg + a.customs_value_usd_per_kg, f"fee or customs value of {act}")
+        if math.isnan(a.upper_t):
+            bad.append(Problem("", "", f"upper bound of {act} is NaN"))
+    for ship, f in chain.ships.items():
+        need(f.objective_cost, f"cost of shipment {ship}")
+        if math.isnan(f.upper_t):
+            bad.append(Problem("", "", f"upper bound of {ship} is NaN"))
+    for lane, (coef, _, _) in chain.lanes.items():
+        need(coef, f"co-product yield of {lane}")
+    for node, (_, terms) in chain.consume.items():
+        for _, t_per_t in terms:
+            need(t_per_t, f"input t_per_t at {node}")
+    tables: tuple[tuple[Mapping[Any, float], str], ...] = (
+        (chain.process_cap, "process capacity"),
+        (chain.route_cap, "route limit"),
+        (chain.offer_cap, "offer limit"),
+        (chain.compliant_demand, "compliant demand"),
+        (chain.compliant_initial, "compliant initial stock"),
+    )
+    for table, what in tables:
+        for key, q in table.items():
+            need(q, f"{what} of {key}")
+    return bad
 
 
 def check_finite(data: ModelData) -> list[Problem]:
@@ -263,6 +325,10 @@ def check_finite(data: ModelData) -> list[Problem]:
         need(q * f, f"take-or-pay of {key}")
     for m, stock in data.stock.items():
         need(stock.initial_t + stock.reserve_t + stock.holding_usd_per_kg, f"stockpile of {m}")
+        if math.isnan(stock.max_t):
+            bad.append(Problem("", "", f"stock limit of {m} is NaN"))
+    if data.chain is not None:
+        bad.extend(check_chain_finite(data.chain))
     settings = data.settings
     for v in (settings.max_china_share, settings.max_country_share, settings.min_allied_share):
         need(v, "a share setting")

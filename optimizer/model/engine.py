@@ -32,7 +32,12 @@ def answer_without_solver(data: ModelData) -> Solution | None:
             conflicts=early,
             seconds=time.perf_counter() - start,
         )
-    if not data.buys and not data.stock and not data.settings.allow_unmet:
+    if (
+        not data.buys
+        and not data.stock
+        and not data.settings.allow_unmet
+        and (data.chain is None or not data.chain.acts)
+    ):
         return Solution(
             Status.OPTIMAL,
             "empty model: no purchase is possible and no demand is to be met",
@@ -106,8 +111,11 @@ def _unmeetable_demand(data: ModelData) -> list[str]:
     if data.settings.allow_unmet:
         return []
     offered = {(b[1], b[2]) for b in data.buys}
+    if data.chain is not None:  # or a shipment from a facility's process
+        offered |= set(data.chain.to_buyer)
+    what = "no offer" if data.chain is None else "no offer or process supplies it"
     return [
-        f"{mat} {t}: demand {q:,.6g} t but no offer in that period"
+        f"{mat} {t}: demand {q:,.6g} t but {what} in that period"
         for (mat, t), q in data.demand.items()
         if q > 0 and (mat, t) not in offered and mat not in data.stock
     ]

@@ -39,7 +39,8 @@ from optimizer.model.compiled import (
     share_values,
     x_costs,
 )
-from optimizer.model.data import Buy, BuyData, ModelData, check_finite
+from optimizer.model.compiled_chain import CHAIN_COLUMNS, column_uppers
+from optimizer.model.data import BuyData, ModelData, check_chain_finite, check_finite
 from optimizer.model.engine import answer_without_solver, finish, status_of
 from optimizer.model.solution import ArrayMap, KeyIndex, Solution, Status
 
@@ -208,6 +209,8 @@ class FastOptimizer:
                 len(data.stock),
             )
             and finite((*share_values(data), s.unmet_penalty_usd_per_kg), len(SHARE_FAMILIES) + 1)
+            and not any(math.isnan(v.max_t) for v in data.stock.values())
+            and (data.chain is None or not check_chain_finite(data.chain))
         )
 
     def _push(self, data: ModelData, buys: list[BuyData], changed: npt.NDArray[np.intp]) -> None:
@@ -215,16 +218,18 @@ class FastOptimizer:
         lp, highs = self.lp, self._highs
         nx = len(buys)
         cost = lp.cost.copy()
+        upper = lp.col_upper.copy()
         if len(changed):
             sub = [buys[i] for i in changed.tolist()]
             cost[changed] = x_costs(sub)
-            upper = lp.col_upper.copy()
             upper[changed] = np.fromiter((d.upper_t for d in sub), float, len(sub))
-            cols = np.flatnonzero(upper != lp.col_upper)
-            if len(cols):
-                at = lp.to_highs[cols]
-                highs.changeColsBounds(len(cols), at, lp.col_lower[cols], upper[cols])
-                lp.col_upper = upper
+        if data.stock or data.chain is not None:  # stock limits and the chain's bounds
+            upper[nx:] = column_uppers(data, lp.columns, lp.num_col, include_x=False)[nx:]
+        cols = np.flatnonzero(upper != lp.col_upper)
+        if len(cols):
+            at = lp.to_highs[cols]
+            highs.changeColsBounds(len(cols), at, lp.col_lower[cols], upper[cols])
+            lp.col_upper = upper
         cost[nx:] = other_costs(data, lp)
         cols = np.flatnonzero(cost != lp.cost)
         if len(cols):
@@ -341,22 +346,26 @@ class FastOptimizer:
         solution.unmet = values("u", col, clip=True)
         solution.stock = values("v", col, clip=True)
         solution.untaken = values("w", col, clip=True)
+        for name in CHAIN_COLUMNS:
+            if name in lp.columns:
+                solution.chain[name] = values(name, col, clip=True)
         for name, (first, keys) in lp.families.items():
             part = row_dual[first : first + len(keys)].copy()
             solution.duals[name] = ArrayMap(indexes[name], part)
         solution.reduced_costs = values("x", col_dual, clip=False)
 
-    def cost_ranging(self) -> dict[Buy, tuple[float, float]]:
-        """HiGHS cost ranging of each purchase after an optimal solve (see Optimizer)."""
+    def cost_ranging(self, family: str = "x") -> dict[Any, tuple[float, float]]:
+        """HiGHS cost ranging of a variable family's columns after an optimal solve (purchases
+        x by default; y for process activity; see Optimizer)."""
+        if family not in self.lp.columns:
+            return {}
         status, ranging = self._highs.getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
             return {}
-        first, keys = self.lp.columns["x"]
+        first, keys = self.lp.columns[family]
         at = self.lp.to_highs[first : first + len(keys)]
         down = np.asarray(ranging.col_cost_dn.value_, dtype=float)[at]
         up = np.asarray(ranging.col_cost_up.value_, dtype=float)[at]
         down = np.where(down <= -highspy.kHighsInf, -math.inf, down)
         up = np.where(up >= highspy.kHighsInf, math.inf, up)
-        return {
-            cast(Buy, k): (d, u) for k, d, u in zip(keys, down.tolist(), up.tolist(), strict=True)
-        }
+        return {k: (d, u) for k, d, u in zip(keys, down.tolist(), up.tolist(), strict=True)}

@@ -20,9 +20,13 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizer.common.problems import InvalidInputError
 from optimizer.model.build import BuiltModel, build_model, update_model
-from optimizer.model.data import Buy, ModelData, check_finite
+from optimizer.model.data import ModelData, check_finite
 from optimizer.model.engine import answer_without_solver, finish, finite_or_inf, status_of
 from optimizer.model.solution import Solution, Status
+
+
+def _key(index: Any) -> tuple[str, ...]:
+    return tuple(index) if isinstance(index, tuple) else (index,)
 
 
 def _index(obj: Any) -> tuple[str, ...]:
@@ -124,8 +128,8 @@ class Optimizer:
         solution.seconds = time.perf_counter() - start
         return solution
 
-    def cost_ranging(self) -> dict[Buy, tuple[float, float]]:
-        """HiGHS cost ranging of each purchase after an optimal solve.
+    def cost_ranging(self, family: str = "x") -> dict[Any, tuple[float, float]]:
+        """HiGHS cost ranging of a variable family (x: each purchase) after an optimal solve.
 
         (down, up): the objective coefficients (USD per t) between which the
         current basis stays optimal; +-inf where no change of that cost alters it.
@@ -134,13 +138,16 @@ class Optimizer:
         status, ranging = self.highs.getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
             return {}
-        m = self.built.model
+        var = getattr(self.built.model, family, None)
+        if var is None:
+            return {}
         column = self._solver._pyomo_var_to_solver_var_map
         down, up = ranging.col_cost_dn.value_, ranging.col_cost_up.value_
         out = {}
-        for b in m.B:
-            j = column[id(m.x[b])]
-            out[b] = (finite_or_inf(down[j]), finite_or_inf(up[j]))
+        for k, v in var.items():
+            j = column.get(id(v))
+            if j is not None:
+                out[_key(k)] = (finite_or_inf(down[j]), finite_or_inf(up[j]))
         return out
 
     def _confirm_without_presolve(self) -> Status:
@@ -158,6 +165,10 @@ class Optimizer:
             solution.unmet = {mt: max(0.0, primals[m.u[mt]]) for mt in m.MT}
         solution.stock = {st: max(0.0, primals[m.v[st]]) for st in m.ST}
         solution.untaken = {b: max(0.0, primals[m.w[b]]) for b in m.TOP}
+        for name in ("y", "f", "d", "uc", "vc"):  # the supply chain's variables (contract v2)
+            if hasattr(m, name):
+                var = getattr(m, name)
+                solution.chain[name] = {_key(k): max(0.0, primals[v]) for k, v in var.items()}
         duals = loader.get_duals()
         for con in m.component_objects(pyo.Constraint, active=True):
             solution.duals[con.local_name] = {

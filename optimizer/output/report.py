@@ -297,6 +297,6 @@ def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> 
 
 
 def _json_safe_doc(res: Results) -> dict[str, Any]:
-    from optimizer.output.results import results_json
+    from optimizer.output.results_json import results_json
 
     return results_json(res)

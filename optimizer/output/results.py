@@ -13,7 +13,6 @@ view); no other figure adds them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +22,27 @@ from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import ModelData
 from optimizer.model.solution import EPS_T, Solution, Status
 from optimizer.model.tariffs import describe_parts
+from optimizer.output.chain_tables import (
+    activity_table,
+    chain_costs,
+    compliance_table,
+    discarded_table,
+    flows_table,
+    offer_shipments,
+    receipts_table,
+)
+from optimizer.output.origin import origin_by_stage_table
 from optimizer.output.shadow_prices import highlights, shadow_price_table
 
-#: What the buyer pays, by component.
-SPEND_KEYS = ("purchase", "tariff", "freight", "take_or_pay", "holding")
+#: What the buyer pays, by component (processing: the chain's process fees, contract v2).
+SPEND_KEYS = ("purchase", "tariff", "freight", "processing", "take_or_pay", "holding")
 #: Every component of the objective: spend, the penalty (a modelling price), and the fiscal
 #: cost counted in the national-cost view (0 otherwise). They add up to total_cost_usd.
 COST_KEYS = (
     "purchase",
     "tariff",
     "freight",
+    "processing",
     "take_or_pay",
     "unmet_penalty",
     "holding",
@@ -76,6 +86,16 @@ class Results:
     #: per purchase and period: a detail, since a workbook cannot set a rate per period
     breakevens_by_period: pd.DataFrame = field(default_factory=pd.DataFrame)
     country_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the supply chain (contract v2; flows also lists offers delivered in a v1 workbook)
+    flows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    activity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    discarded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    origin_by_stage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    compliance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: what the buyer receives per shipping supplier (shares and China exposure weigh these)
+    receipts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: per process and period not run: the fee at which it starts to be used (analysis)
+    process_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def solved(self) -> bool:
@@ -152,6 +172,8 @@ ALLOCATION_COLUMNS = [
     "material",
     "period",
     "quantity_t",
+    "to_buyer_t",
+    "to_facilities_t",
     "offer_price_usd_per_kg",
     "price_paid_usd_per_kg",
     "tariff_rate",
@@ -172,13 +194,28 @@ ALLOCATION_COLUMNS = [
 
 def allocation_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
     """One row per purchase actually made; cost_usd is the buyer's landed cost, fiscal_usd
-    the government's price support on it (government-paid floors)."""
+    the government's price support on it (government-paid floors).
+
+    With a supply chain, a purchase is what goes to the buyer (x) plus what is
+    shipped to facilities; its tariff and freight are those of each destination.
+    """
     rows = []
-    for b, q in sorted(sol.x.items(), key=lambda kv: data.order(kv[0])):
+    shipped = offer_shipments(data, sol)
+    keys = set(shipped) | {b for b, q in sol.x.items() if q > EPS_T}
+    for b in sorted(keys, key=data.order):
+        to_buyer = max(0.0, sol.x.get(b, 0.0))
+        ships = shipped.get(b, [])
+        to_facilities = sum(q for q, _ in ships)
+        q = to_buyer + to_facilities
         if q <= EPS_T:
             continue
         d = data.buys[b]
         kg = q * KG_PER_T
+        kg_buyer = to_buyer * KG_PER_T
+        tariff = kg_buyer * d.price_paid * d.tariff_rate + sum(
+            t * KG_PER_T * f.tariff_rate * f.customs_value_usd_per_kg for t, f in ships
+        )
+        freight = kg_buyer * d.freight + sum(t * KG_PER_T * f.freight_usd_per_kg for t, f in ships)
         rows.append(
             {
                 "scenario": scenario,
@@ -187,15 +224,17 @@ def allocation_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFr
                 "material": d.material,
                 "period": d.period,
                 "quantity_t": q,
+                "to_buyer_t": to_buyer,
+                "to_facilities_t": to_facilities,
                 "offer_price_usd_per_kg": d.offer_price,
                 "price_paid_usd_per_kg": d.price_paid,
                 "tariff_rate": d.tariff_rate,
                 "freight_usd_per_kg": d.freight,
                 "landed_usd_per_kg": d.landed,
                 "purchase_usd": kg * d.price_paid,
-                "tariff_usd": kg * d.price_paid * d.tariff_rate,
-                "freight_usd": kg * d.freight,
-                "cost_usd": kg * d.landed,
+                "tariff_usd": tariff if ships else kg * d.price_paid * d.tariff_rate,
+                "freight_usd": freight if ships else kg * d.freight,
+                "cost_usd": kg * d.price_paid + tariff + freight if ships else kg * d.landed,
                 "floor_applied": d.floor_applied,
                 "support_usd_per_kg": d.support_usd_per_kg,
                 "fiscal_usd": kg * d.support_usd_per_kg,
@@ -220,19 +259,21 @@ CHINA_COLUMNS = [
 ]
 
 
-def china_exposure_table(scenario: str, data: ModelData, alloc: pd.DataFrame) -> pd.DataFrame:
-    """Per material and period bought: China-origin tonnes and value (price paid x tonnes),
-    and their shares of what was bought."""
-    if alloc.empty:
+def china_exposure_table(scenario: str, data: ModelData, receipts: pd.DataFrame) -> pd.DataFrame:
+    """Per material and period received: China-origin tonnes and value (customs value x tonnes:
+    the price paid for offers), and their shares of what was received. With a supply chain,
+    origin here is the shipping facility's country (last transformation); Origin by stage has
+    every stage."""
+    if receipts.empty:
         return pd.DataFrame(columns=CHINA_COLUMNS)
-    a = alloc.assign(
-        china_t=alloc["quantity_t"].where(alloc["china"], 0.0),
-        china_value_usd=alloc["purchase_usd"].where(alloc["china"], 0.0),
+    a = receipts.assign(
+        china_t=receipts["quantity_t"].where(receipts["china"], 0.0),
+        china_value_usd=receipts["value_usd"].where(receipts["china"], 0.0),
     )
     g = a.groupby(["material", "period"], sort=False, as_index=False).agg(
         bought_t=("quantity_t", "sum"),
         china_t=("china_t", "sum"),
-        value_usd=("purchase_usd", "sum"),
+        value_usd=("value_usd", "sum"),
         china_value_usd=("china_value_usd", "sum"),
     )
     g["tonnes_share"] = g["china_t"] / g["bought_t"]
@@ -311,10 +352,14 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
         q * KG_PER_T * data.stock[mat].holding_usd_per_kg for (mat, _), q in sol.stock.items()
     )
     counted = sum(q * KG_PER_T * data.buys[b].objective_extra for b, q in sol.x.items() if q > 0)
+    for ships in offer_shipments(data, sol).values():
+        counted += sum(q * KG_PER_T * f.objective_extra for q, f in ships)
+    chain = chain_costs(data, sol)
     return {
         "purchase": float(alloc["purchase_usd"].sum()),
-        "tariff": float(alloc["tariff_usd"].sum()),
-        "freight": float(alloc["freight_usd"].sum()),
+        "tariff": float(alloc["tariff_usd"].sum()) + chain["tariff"],
+        "freight": float(alloc["freight_usd"].sum()) + chain["freight"],
+        "processing": chain["processing"],
         "take_or_pay": float(top),
         "unmet_penalty": float(unmet),
         "holding": float(holding),
@@ -323,7 +368,8 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
 
 
 def shares_table(scenario: str, data: ModelData, alloc: pd.DataFrame) -> pd.DataFrame:
-    """Tonnes and share by origin country for each material and period."""
+    """Tonnes and share by origin country for each material and period received (`alloc`: the
+    receipts table, or a v1 allocation)."""
     cols = ["scenario", "material", "period", "country", "quantity_t", "share", "china", "allied"]
     if alloc.empty:
         return pd.DataFrame(columns=cols)
@@ -342,6 +388,7 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
     empty = Solution(sol.status)
     use = sol if have_plan else empty
     alloc = allocation_table(scenario, data, use)
+    receipts = receipts_table(data, use, alloc)
     res = Results(
         scenario=scenario,
         status=sol.status,
@@ -350,101 +397,24 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
         cost_breakdown_usd=cost_breakdown(data, use, alloc),
         allocation=alloc,
         unmet=unmet_table(scenario, data, use),
-        shares=shares_table(scenario, data, alloc),
+        shares=shares_table(scenario, data, receipts),
         shadow_prices=shadow_price_table(scenario, data, use),
         stock=stock_table(scenario, data, use),
         seconds=sol.seconds,
         best_bound_usd=sol.best_bound_usd,
-        china_exposure=china_exposure_table(scenario, data, alloc),
+        china_exposure=china_exposure_table(scenario, data, receipts),
         tariff_rates=tariff_rate_table(scenario, data),
         tariff_regime=data.tariff_regime,
         data_date=data.data_date,
         national_cost=data.settings.national_cost,
+        flows=flows_table(scenario, data, use),
+        activity=activity_table(scenario, data, use),
+        discarded=discarded_table(scenario, data, use),
+        origin_by_stage=origin_by_stage_table(scenario, data, use),
+        compliance=compliance_table(scenario, data, use),
+        receipts=receipts,
     )
     res.highlights = (
         highlights(data, res.shadow_prices, res.unmet) if have_plan else list(sol.conflicts)
     )
     return res
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts; NaN and infinities become None so the JSON stays strict."""
-    out = []
-    for row in df.to_dict("records"):
-        clean: dict[str, Any] = {}
-        for k, v in row.items():
-            if hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[str(k)] = v
-        out.append(clean)
-    return out
-
-
-def results_json(res: Results) -> dict[str, Any]:
-    """The results.json document (plain JSON types only)."""
-    alloc = res.allocation
-    return {
-        "scenario": res.scenario,
-        "description": res.description,
-        "status": res.status.value,
-        "message": res.message,
-        "total_cost_usd": res.total_cost_usd,
-        "objective_note": "buyer spend + unmet-demand penalty (a modelling price)"
-        + (" + fiscal cost (national-cost view)" if res.national_cost else ""),
-        "best_bound_usd": res.best_bound_usd,
-        "cost_breakdown_usd": res.cost_breakdown_usd,
-        "buyer_spend_usd": res.buyer_spend_usd,
-        "fiscal_cost_usd": res.fiscal_cost_usd,
-        "penalty_usd": res.penalty_usd,
-        "national_cost": res.national_cost,
-        "unmet_t": res.unmet_t,
-        "unmet_by_material_t": res.unmet_by_material,
-        "china_share": [
-            {
-                "material": r.material,
-                "period": r.period,
-                "tonnes_share": r.tonnes_share,
-                "value_share": r.value_share,
-            }
-            for r in res.china_exposure.itertuples()
-        ],
-        "china_value_share": res.china_value_share,
-        "tariff_regime": {"name": res.tariff_regime, "as_of": res.data_date},
-        "tariff_rates": _records(res.tariff_rates.drop(columns=["scenario"], errors="ignore")),
-        "allocation": [
-            {
-                "supplier": r.supplier,
-                "country": r.country,
-                "material": r.material,
-                "period": r.period,
-                "quantity_t": r.quantity_t,
-                "price_paid_usd_per_kg": r.price_paid_usd_per_kg,
-                "tariff_rate": r.tariff_rate,
-                "landed_usd_per_kg": r.landed_usd_per_kg,
-                "cost_usd": r.cost_usd,
-                "support_usd_per_kg": r.support_usd_per_kg,
-                "fiscal_usd": r.fiscal_usd,
-            }
-            for r in alloc.itertuples()
-        ],
-        "unmet": [
-            {"material": r.material, "period": r.period, "quantity_t": r.quantity_t}
-            for r in res.unmet.itertuples()
-        ],
-        "shadow_prices": [
-            {
-                k: (bool(v) if k in ("binding", "reflects_penalty") else v)
-                for k, v in row.items()
-                if k != "scenario"
-            }
-            for row in res.shadow_prices.to_dict("records")
-        ],
-        "highlights": res.highlights,
-        "policy_costs": _records(res.policy_costs),
-        "tariff_breakevens": _records(res.tariff_breakevens),
-        "tariff_breakevens_by_period": _records(res.breakevens_by_period),
-        "country_breakevens": _records(res.country_breakevens),
-        "seconds": res.seconds,
-    }

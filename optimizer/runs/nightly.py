@@ -369,7 +369,7 @@ def _volumes(allocation: list[dict[str, Any]]) -> dict[tuple[str, str, str], flo
 
 def diff_runs(prev: Path, results: list[Results], threshold_t: float) -> list[dict[str, Any]]:
     """Changes since the previous run: status, cost, volume moves, new unmet demand."""
-    from optimizer.output.results import results_json
+    from optimizer.output.results_json import results_json
 
     changes: list[dict[str, Any]] = []
     for res in results:

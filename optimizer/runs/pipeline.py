@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from optimizer.analysis.breakevens import country_breakevens, lane_breakevens, offer_breakevens
 from optimizer.analysis.policy import policy_costs
+from optimizer.analysis.process_breakevens import process_breakevens
 from optimizer.contract.book import Workbook, scenario_inputs
 from optimizer.contract.parse import require_valid
 from optimizer.contract.records import Inputs
@@ -50,5 +51,9 @@ def analyse_plan(results: Results, inputs: Inputs, opt: Engine, solution: Soluti
     results.breakevens_by_period = offer_breakevens(opt, solution, ranging)
     results.tariff_breakevens = lane_breakevens(opt, solution, ranging)
     results.country_breakevens = country_breakevens(opt, solution)
+    if inputs.processes:
+        opt.update(opt.data)
+        base = opt.solve()  # ranging below reads this basis
+        results.process_breakevens = process_breakevens(inputs, opt, base)
     results.policy_costs = policy_costs(inputs, opt)
     results.highlights += list(results.policy_costs["sentence"])

@@ -1,0 +1,140 @@
+"""Process break-evens (contract v2): the fee at which an unused process starts to be used.
+
+A planner sets a process's fee (`cost_usd_per_kg`: a tolling or processing fee)
+per Processes row, for every period, so the break-even is per process: the
+highest fee at which it runs at all. HiGHS cost ranging on its activity
+columns gives a first guess (the largest entering fee over its periods and
+grades); the guess is checked by re-solving with the fee just below and just
+above it, as the workbook would set it (its default customs value moves with
+the fee), and found by bisection when the check fails. Processes that do run
+get no break-even here (their fee is shown).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pandas as pd
+
+from optimizer.analysis.replan import resolve
+from optimizer.contract.records import Inputs
+from optimizer.contract.schema import KG_PER_T
+from optimizer.model.data import ModelData, prepare
+from optimizer.model.solution import EPS_T, Engine, Solution, Status
+
+#: Re-solve this far (USD/kg, or this share of the fee if larger) on either side of a guess.
+CHECK_USD = 0.005
+CHECK_SHARE = 0.001
+#: Bisection stops when the bracket is this narrow (USD/kg).
+BISECT_USD = 0.005
+
+COLUMNS = [
+    "supplier",
+    "process",
+    "stage",
+    "country",
+    "fee_usd_per_kg",
+    "output_t",
+    "breakeven_fee_usd_per_kg",
+    "note",
+]
+
+
+def _with_fee(inputs: Inputs, supplier: str, process: str, fee: float) -> Inputs:
+    rows = tuple(
+        replace(p, cost_usd_per_kg=fee) if (p.supplier, p.process) == (supplier, process) else p
+        for p in inputs.processes
+    )
+    return replace(inputs, processes=rows)
+
+
+def _runs(opt: Engine, data: ModelData, supplier: str, process: str) -> bool | None:
+    sol = resolve(opt, data)
+    if sol.status is not Status.OPTIMAL:
+        return None
+    return _output(sol, supplier, process) > EPS_T
+
+
+def _output(sol: Solution, supplier: str, process: str) -> float:
+    return sum(q for a, q in sol.chain.get("y", {}).items() if (a[0], a[1]) == (supplier, process))
+
+
+def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFrame:
+    """Per process: its fee, its output, and if unused the fee at which it starts to be used.
+
+    Call right after `opt.solve()` returned `sol` (ranging reads its basis); `opt` is left
+    pointing at the data it was given.
+    """
+    data = opt.data
+    chain = data.chain
+    if chain is None or sol.status is not Status.OPTIMAL or not chain.acts:
+        return pd.DataFrame(columns=COLUMNS)
+    ranging = opt.cost_ranging("y")
+    by_process: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+    for act in chain.acts:
+        by_process.setdefault((act[0], act[1]), []).append(act)
+    fees = {
+        (p.supplier, p.process): p.cost_usd_per_kg for p in inputs.processes if p.period is None
+    }
+    rows = []
+    for (s, p), acts in sorted(by_process.items()):
+        first = chain.acts[acts[0]]
+        output = _output(sol, s, p)
+        fee = fees.get((s, p), first.fee_usd_per_kg)
+        row = {
+            "supplier": s,
+            "process": p,
+            "stage": first.stage,
+            "country": first.country,
+            "fee_usd_per_kg": fee,
+            "output_t": output,
+            "breakeven_fee_usd_per_kg": None,
+            "note": "",
+        }
+        if output > EPS_T:
+            row["note"] = "runs"
+        elif all(chain.acts[a].upper_t <= 0 for a in acts):
+            row["note"] = "ruled out (exclude_china)"
+        else:
+            guess = max(
+                (
+                    ranging[a][0] / KG_PER_T
+                    for a in acts
+                    if a in ranging and math.isfinite(ranging[a][0])
+                ),
+                default=math.nan,
+            )
+            found = _breakeven(inputs, opt, s, p, fee, guess)
+            if found is None:
+                row["note"] = "does not run even at no fee"
+            else:
+                row["breakeven_fee_usd_per_kg"] = found
+                row["note"] = f"runs below ${found:,.2f}/kg"
+        rows.append(row)
+    opt.update(data)  # leave the engine as it was found
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _breakeven(
+    inputs: Inputs, opt: Engine, s: str, p: str, fee: float, guess: float
+) -> float | None:
+    """The highest fee in [0, fee] at which process p at s runs, or None if it never does."""
+
+    def runs(at: float) -> bool:
+        return bool(_runs(opt, prepare(_with_fee(inputs, s, p, max(0.0, at))), s, p))
+
+    if math.isfinite(guess) and 0 <= guess <= fee:
+        step = max(CHECK_USD, CHECK_SHARE * max(guess, 1.0))
+        if runs(guess - step) and not runs(guess + step):
+            return guess
+    if not runs(0.0):
+        return None
+    low, high = 0.0, fee
+    while high - low > BISECT_USD:
+        mid = (low + high) / 2
+        if runs(mid):
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
