@@ -468,3 +468,45 @@ def test_a_v1_workbook_solved_through_v2_code_gives_the_same_plan_and_duals() ->
             got = {"|".join(map(str, k)): v for k, v in sol.duals[family].items() if abs(v) > 1e-9}
             assert got == pytest.approx(duals, rel=1e-12), (name, family)
         assert not sol.chain, name
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_reports_carry_the_chain_its_compliance_and_a_self_contained_sankey(
+    write: Callable[[Tables], Any], tmp_path: Any
+) -> None:
+    """`sourcing solve` on a chain workbook: results.json has flows, activity, discarded,
+    origin_by_stage and compliance with the contract's keys; report.xlsx has their sheets;
+    chain.html is a Sankey that opens without a network (plotly.js inside, no remote script)."""
+    import openpyxl
+
+    from optimizer.runs import cli
+
+    t = magnets()
+    t["Materials"].append({"material": "Ce oxide"})
+    t["Coproducts"] = [
+        {"supplier": "MY sep", "process": "separate", "material": "Ce oxide", "t_per_t": 2}
+    ]
+    out = tmp_path / "out"
+    assert cli.main(["solve", str(write(t)), "--out", str(out)]) == 0
+    folder = out / "baseline"
+    doc = json.loads((folder / "results.json").read_text())
+    for key, fields in {
+        "flows": {"from", "to", "material", "period", "quantity_t"},
+        "activity": {"supplier", "process", "period", "output_t"},
+        "discarded": {"supplier", "material", "period", "quantity_t"},
+        "origin_by_stage": {"material", "period", "stage", "country", "quantity_t"},
+        "compliance": {"material", "period", "demand_t", "met_t", "shortfall_t"},
+    }.items():
+        assert doc[key], key
+        assert fields <= set(doc[key][0]), key
+    assert doc["compliance"][0]["met_t"] == 10
+    assert doc["total_cost_usd"] == pytest.approx(680_000.0 + 0.0)
+    wb = openpyxl.load_workbook(folder / "report.xlsx", read_only=True)
+    assert {"Compliance", "Origin by stage", "Flows", "Activity", "Discarded"} <= set(wb.sheetnames)
+    html = (folder / "chain.html").read_text(encoding="utf-8")
+    assert "Sankey" in html or "sankey" in html
+    assert '<script src="http' not in html and "Plotly.newPlot" in html
+    assert len(html) > 1_000_000  # plotly.js itself is inside
+    assert "MY sep (Malaysia)" in html and "Buyer" in html

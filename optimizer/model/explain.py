@@ -82,7 +82,39 @@ def describe(name: str, index: tuple[str, ...], data: ModelData) -> str:
             f"allied share minimum for {index[0]} in {index[1]} "
             f"({data.settings.min_allied_share:.0%})"
         )
-    return f"{name}[{', '.join(index)}]"
+    return _describe_chain(name, index, data) or f"{name}[{', '.join(index)}]"
+
+
+def _describe_chain(name: str, index: tuple[str, ...], data: ModelData) -> str | None:
+    """The supply chain's rows in words (contract v2)."""
+    c = data.chain
+    if c is None:
+        return None
+    if name == "process_capacity":
+        s, p, t = index
+        return f"capacity of {p} at {s} in {t} ({c.process_cap[(s, p, t)]:,.6g} t of output)"
+    if name == "route_capacity":
+        frm, to, m, t = index
+        return f"route {frm} -> {to} for {m} in {t} ({c.route_cap[(frm, to, m, t)]:,.6g} t)"
+    if name == "offer_limit_row":
+        s, m, t = index
+        return f"offer {s} / {m} {t} limited to {c.offer_cap[(s, m, t)]:,.6g} t (max_t)"
+    if name == "compliant_balance":
+        m, t = index
+        return (
+            f"compliant demand for {m} in {t} ({c.compliant_demand[(m, t)]:,.6g} t, "
+            "unmet not allowed)"
+        )
+    if name == "consume":
+        s, m, t = index
+        return f"what {s} consumes of {m} in {t} must arrive there"
+    if name == "consume_compliant":
+        s, m, t = index
+        return f"compliant {m} for {s}'s compliant output in {t}"
+    if name == "lane":
+        s, p, m, t, _ = index
+        return f"what {p} at {s} makes of {m} in {t} must go somewhere"
+    return None
 
 
 def _describe_bound(index: tuple[str, ...], data: ModelData) -> str:

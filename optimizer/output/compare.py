@@ -87,6 +87,10 @@ def compare(results: Sequence[Results], baseline: str = BASELINE) -> Comparison:
                     f"unmet: {m} t": r.unmet_by_material.get(m, 0.0) if r.solved else None
                     for m in materials
                 },
+                "compliant_demand_t": float(r.compliance["demand_t"].sum())
+                if len(r.compliance)
+                else 0.0,
+                "compliant_shortfall_t": r.compliant_shortfall_t if r.solved else None,
                 "china_value_share": r.china_value_share if r.solved else None,
                 **{f"{k}_usd": v for k, v in r.cost_breakdown_usd.items()},
                 "objective_usd": r.total_cost_usd,

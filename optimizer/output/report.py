@@ -24,6 +24,7 @@ from optimizer.contract.schema import SHEETS_BY_NAME
 from optimizer.contract.tables import inputs_to_tables
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.results import SPEND_KEYS, Results
+from optimizer.output.sankey import chain_sankey, write_sankey_html
 from optimizer.output.styles import RATE, TONNES, USD, slug, style_header, table_sheet
 
 
@@ -125,6 +126,16 @@ def _costs_sheet(wb: Workbook, res: Results) -> None:
     table_sheet(wb, "Costs", df)
 
 
+def _chain_sheets(wb: Workbook, res: Results) -> None:
+    """The supply chain: compliance per segment, origin by stage, flows, activity, discards."""
+    if res.has_chain and len(res.compliance.columns):
+        table_sheet(wb, "Compliance", res.compliance)
+    table_sheet(wb, "Origin by stage", res.origin_by_stage)
+    table_sheet(wb, "Flows", res.flows)
+    table_sheet(wb, "Activity", res.activity)
+    table_sheet(wb, "Discarded", res.discarded)
+
+
 def _inputs_sheets(wb: Workbook, inputs: Inputs) -> None:
     """The inputs used, one sheet each, named `In <Sheet>` (Settings as setting/value rows)."""
     for sheet, rows in inputs_to_tables(inputs).items():
@@ -147,11 +158,14 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
     table_sheet(wb, "Unmet", res.unmet)
     table_sheet(wb, "Stock", res.stock)
     table_sheet(wb, "Shadow prices", res.shadow_prices)
+    if res.has_chain:
+        _chain_sheets(wb, res)
     for title, df in (
         ("Policy costs", res.policy_costs),
         ("Tariff break-evens", res.tariff_breakevens),
         ("Country tariffs", res.country_breakevens),
         ("Break-evens by period", res.breakevens_by_period),
+        ("Process break-evens", res.process_breakevens),
     ):
         if len(df.columns):
             table_sheet(wb, title, df)
@@ -221,6 +235,7 @@ def summary_markdown(res: Results) -> str:
         *[f"- {md_text(h)}" for h in res.highlights or ["nothing binds"]],
         "",
     ]
+    lines += _chain_lines(res)
     lines += _china_lines(res)
     lines += _breakeven_lines(res)
     if not res.allocation.empty:
@@ -239,6 +254,52 @@ def summary_markdown(res: Results) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _chain_lines(res: Results) -> list[str]:
+    """Compliance per segment and origin by stage (workbooks with a supply chain)."""
+    if not res.has_chain:
+        return []
+    lines: list[str] = []
+    if len(res.compliance):
+        lines += [
+            "## Compliant segments",
+            "",
+            "Compliant: no stage of a delivered tonne in "
+            + (", ".join(res.excluded_stage_countries) or "any excluded country")
+            + ".",
+            "",
+            markdown_table(
+                ["material", "period", "demand t", "met t", "shortfall t", "status"],
+                [
+                    [
+                        r.material,
+                        r.period,
+                        f"{r.demand_t:,.1f}",
+                        f"{r.met_t:,.1f}",
+                        f"{r.shortfall_t:,.1f}",
+                        r.status,
+                    ]
+                    for r in res.compliance.itertuples()
+                ],
+            ),
+            "",
+        ]
+    ob = res.origin_by_stage
+    if len(ob):
+        lines += [
+            "## Origin by stage (tonnes received, attributed proportionally through the flows)",
+            "",
+            markdown_table(
+                ["material", "period", "stage", "country", "t", "share"],
+                [
+                    [r.material, r.period, r.stage, r.country, f"{r.quantity_t:,.1f}", pct(r.share)]
+                    for r in ob.itertuples()
+                ],
+            ),
+            "",
+        ]
+    return lines
 
 
 def _breakeven_lines(res: Results) -> list[str]:
@@ -279,7 +340,8 @@ def _breakeven_lines(res: Results) -> list[str]:
 
 
 def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> Path:
-    """Write out_dir/<scenario>/ (report.xlsx, summary.md, results.json) as a whole.
+    """Write out_dir/<scenario>/ (report.xlsx, summary.md, results.json and, for a workbook with
+    a supply chain, chain.html: a self-contained Sankey diagram) as a whole.
 
     The files are written into a temporary folder that replaces the old one in
     one step, so a crash, a full disk or a kill leaves the previous folder as
@@ -293,6 +355,13 @@ def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> 
         save_workbook(wb, tmp / "report.xlsx")
         (tmp / "summary.md").write_text(text, encoding="utf-8")
         (tmp / "results.json").write_text(doc, encoding="utf-8")
+        if res.has_chain and len(res.flows):
+            fig = chain_sankey(
+                res.flows,
+                f"Supply chain: {res.scenario}",
+                excluded=res.excluded_stage_countries,
+            )
+            write_sankey_html(fig, tmp / "chain.html")
     return folder
 
 

@@ -96,6 +96,9 @@ class Results:
     receipts: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: per process and period not run: the fee at which it starts to be used (analysis)
     process_breakevens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the workbook has a supply chain (contract v2), and the countries no compliant stage is in
+    has_chain: bool = False
+    excluded_stage_countries: tuple[str, ...] = ()
 
     @property
     def solved(self) -> bool:
@@ -133,6 +136,12 @@ class Results:
             return {}
         per = self.unmet.groupby("material", sort=False)["quantity_t"].sum()
         return {str(m): float(q) for m, q in per.items()}
+
+    @property
+    def compliant_shortfall_t(self) -> float:
+        """Compliant demand left unmet (Demand `compliant` TRUE), t; part of unmet_t."""
+        c = self.compliance
+        return float(c["shortfall_t"].sum()) if len(c) else 0.0
 
     @property
     def bought_t(self) -> float:
@@ -413,6 +422,8 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
         origin_by_stage=origin_by_stage_table(scenario, data, use),
         compliance=compliance_table(scenario, data, use),
         receipts=receipts,
+        has_chain=data.chain is not None,
+        excluded_stage_countries=tuple(sorted(data.chain.excluded)) if data.chain else (),
     )
     res.highlights = (
         highlights(data, res.shadow_prices, res.unmet) if have_plan else list(sol.conflicts)

@@ -187,8 +187,81 @@ def shadow_price_table(scenario: str, data: ModelData, sol: Solution) -> pd.Data
                     penalty=(b[1], b[2]) in short,
                 )
             )
+    rows += _chain_rows(scenario, data, sol, short)
     cols = list(_shadow_row("", "", "", 0.0, "").keys())
     return pd.DataFrame(rows, columns=cols)
+
+
+def _chain_rows(
+    scenario: str, data: ModelData, sol: Solution, short: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """The supply chain's limits (contract v2): process and route capacities, offer limits
+    over all destinations, and the premium of compliant demand."""
+    chain = data.chain
+    if chain is None:
+        return []
+    d = sol.duals
+    rows: list[dict[str, Any]] = []
+    for (s, p, t), v in d.get("process_capacity", {}).items():
+        a = chain.acts[chain.process_acts[(s, p, t)][0]]
+        rows.append(
+            _shadow_row(
+                scenario,
+                "process_capacity",
+                f"saving from one more tonne of {a.output} from {p}",
+                -v,
+                f"capacity {chain.process_cap[(s, p, t)]:,.6g} t",
+                supplier=s,
+                material=a.output,
+                period=t,
+                country=a.country,
+                penalty=(a.output, t) in short,
+            )
+        )
+    for (frm, to, m, t), v in d.get("route_capacity", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "route_capacity",
+                f"saving from one more tonne on the route to {to}",
+                -v,
+                f"limit {chain.route_cap[(frm, to, m, t)]:,.6g} t",
+                supplier=frm,
+                material=m,
+                period=t,
+                penalty=(m, t) in short,
+            )
+        )
+    for (s, m, t), v in d.get("offer_limit_row", {}).items():
+        rows.append(
+            _shadow_row(
+                scenario,
+                "offer_limit",
+                "saving from one more tonne of this offer",
+                -v,
+                f"limit {chain.offer_cap[(s, m, t)]:,.6g} t (all destinations)",
+                supplier=s,
+                material=m,
+                period=t,
+                penalty=(m, t) in short,
+            )
+        )
+    for (m, t), v in d.get("compliant_balance", {}).items():
+        if chain.compliant_demand.get((m, t), 0.0) <= 0 and abs(v) <= EPS_DUAL:
+            continue
+        rows.append(
+            _shadow_row(
+                scenario,
+                "compliant_premium",
+                "extra cost of one more kg of demand served compliant",
+                v,
+                "USD per t of compliant demand, on top of the demand row",
+                material=m,
+                period=t,
+                penalty=(m, t) in short,
+            )
+        )
+    return rows
 
 
 def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
@@ -217,6 +290,24 @@ def highlights(data: ModelData, sp: pd.DataFrame, unmet: pd.DataFrame) -> list[s
     for key, grp in offers.groupby(["material", "supplier"], sort=False):
         material, offered_by = key
         out.append(_limit_sentence(str(material), f"{offered_by} offer limit", grp))
+    processes = sp[(sp["constraint"] == "process_capacity") & sp["binding"]]
+    for key, grp in processes.groupby(["material", "supplier"], sort=False):
+        material, plant = key
+        out.append(_limit_sentence(str(material), f"{plant} process capacity", grp))
+    routes = sp[(sp["constraint"] == "route_capacity") & sp["binding"]]
+    for key, grp in routes.groupby(["material", "supplier"], sort=False):
+        material, frm = key
+        out.append(_limit_sentence(str(material), f"the route limit from {frm}", grp))
+    premium = sp[(sp["constraint"] == "compliant_premium") & sp["binding"]]
+    for material, grp in premium.groupby("material", sort=False):
+        top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
+        text = (
+            f"{material!s}: serving the compliant segment costs up to "
+            f"${top['usd_per_kg']:,.2f}/kg more than other demand ({top['period']})"
+        )
+        if bool(top["reflects_penalty"]):
+            text += f" - this {PENALTY_NOTE}"
+        out.append(text)
     policy = sp[sp["constraint"].str.endswith(("_cap", "_minimum")) & sp["binding"]]
     for family, grp in policy.groupby("constraint", sort=False):
         mats = sorted(set(map(str, grp["material"])))

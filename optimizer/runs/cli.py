@@ -263,17 +263,19 @@ def summary_rows(results: Sequence[Results]) -> list[list[str]]:
             d = spend - base.buyer_spend_usd
             delta = f"{millions(d, signed=True)} ({d / base.buyer_spend_usd:+.1%})"
         unmet = ", ".join(f"{m} {q:,.1f}" for m, q in r.unmet_by_material.items()) or "-"
-        rows.append(
-            [
-                r.scenario,
-                r.status.value,
-                millions(spend),
-                delta,
-                millions(fiscal),
-                unmet if r.solved else "-",
-                pct(r.china_value_share) if r.solved else "-",
-            ]
-        )
+        row = [
+            r.scenario,
+            r.status.value,
+            millions(spend),
+            delta,
+            millions(fiscal),
+            unmet if r.solved else "-",
+            pct(r.china_value_share) if r.solved else "-",
+        ]
+        if any(len(x.compliance) for x in results):
+            short = r.compliant_shortfall_t
+            row.append("-" if not len(r.compliance) else f"{short:,.1f}" if short else "met")
+        rows.append(row)
     return rows
 
 
@@ -288,10 +290,17 @@ SUMMARY_HEADER = [
 ]
 #: What the table's figures are (printed under it).
 SUMMARY_NOTE = (
-    "Buyer spend = purchase + tariff + freight + take-or-pay + holding; fiscal = the "
-    "government's price support on what is bought; unmet demand in tonnes (the optimiser "
+    "Buyer spend = purchase + tariff + freight + processing + take-or-pay + holding; fiscal = "
+    "the government's price support on what is bought; unmet demand in tonnes (the optimiser "
     "prices it at the unmet-demand penalty, a modelling price that no figure here includes); "
-    "China share of the value bought (price paid x tonnes), all materials."
+    "China share of the value received (customs value x tonnes, by the country of the "
+    "shipping facility), all materials."
+)
+#: The extra column when some scenario has a compliant segment.
+COMPLIANT_HEADER = "compliant short t"
+COMPLIANT_NOTE = (
+    "Compliant short t: demand of the compliant segments (no stage in an excluded country) "
+    "left unmet, part of unmet t."
 )
 
 
@@ -338,8 +347,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         for line in comparison.sentences:
             print(f"  {line}")
     print()
-    print(format_table(SUMMARY_HEADER, summary_rows(results)))
-    print(textwrap.fill(SUMMARY_NOTE, width=100))
+    rows = summary_rows(results)
+    compliant = any(len(r.compliance) for r in results)
+    print(format_table([*SUMMARY_HEADER, *([COMPLIANT_HEADER] if compliant else [])], rows))
+    print(textwrap.fill(SUMMARY_NOTE + (" " + COMPLIANT_NOTE if compliant else ""), width=100))
     regime = results[0].tariff_regime or "flat rates (Countries, TariffOverrides)"
     as_of = f" as of {results[0].data_date}" if results[0].data_date else ""
     print(f"Tariffs: regime {regime}{as_of} in the baseline (scenarios may switch it).")

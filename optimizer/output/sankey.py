@@ -1,0 +1,136 @@
+"""The supply chain as a Sankey diagram (plotly): who ships what to whom, up to the buyer.
+
+Built from a results `flows` table, so the report's `chain.html` and the app draw
+the same figure. Node = a facility (with its country) or the buyer; link = one
+material from one facility to another, summed over the periods shown. A facility's
+use of its own output is not drawn. The diagram is weighted by tonnes or by
+customs value (USD), switched by the buttons above it; the title says which.
+Facilities in an excluded stage country (China by default) are drawn in red.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+BUYER_LABEL = "Buyer (United States)"
+#: Link colours by material, cycled (colour-blind safe: Okabe-Ito, 40% opaque).
+PALETTE = (
+    "rgba(0,114,178,0.45)",
+    "rgba(230,159,0,0.45)",
+    "rgba(0,158,115,0.45)",
+    "rgba(204,121,167,0.45)",
+    "rgba(86,180,233,0.45)",
+    "rgba(213,94,0,0.45)",
+    "rgba(240,228,66,0.55)",
+    "rgba(0,0,0,0.30)",
+)
+EXCLUDED_NODE = "rgb(200,40,40)"
+OTHER_NODE = "rgb(90,90,90)"
+BUYER_NODE = "rgb(0,90,160)"
+
+
+def _links(flows: pd.DataFrame, periods: Iterable[str] | None) -> pd.DataFrame:
+    f = flows[flows["from"] != flows["to"]]
+    if periods is not None:
+        f = f[f["period"].astype(str).isin([str(p) for p in periods])]
+    return f.groupby(["from", "from_country", "to", "material"], sort=False, as_index=False).agg(
+        quantity_t=("quantity_t", "sum"),
+        value_usd=("value_usd", "sum"),
+        compliant_t=("quantity_t", lambda q: float(q[f.loc[q.index, "compliant"]].sum())),
+    )
+
+
+def chain_sankey(
+    flows: pd.DataFrame,
+    title: str,
+    periods: Iterable[str] | None = None,
+    excluded: Iterable[str] = ("China",),
+    buyer: str = BUYER_LABEL,
+) -> go.Figure:
+    """The Sankey figure of a flows table (optionally some periods only)."""
+    links = _links(flows, periods) if len(flows) else pd.DataFrame()
+    fig = go.Figure()
+    if links.empty:
+        fig.update_layout(title=f"{title}: no flows")
+        return fig
+    country = dict(zip(links["from"], links["from_country"], strict=False))
+    names = list(dict.fromkeys([*links["from"], *links["to"]]))
+    index = {n: i for i, n in enumerate(names)}
+    bad = {c.lower() for c in excluded}
+    labels, colours = [], []
+    for n in names:
+        if n == "buyer":
+            labels.append(buyer)
+            colours.append(BUYER_NODE)
+            continue
+        c = country.get(n, "")
+        labels.append(f"{n} ({c})" if c else n)
+        colours.append(EXCLUDED_NODE if c.lower() in bad else OTHER_NODE)
+    materials = list(dict.fromkeys(links["material"]))
+    colour = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(materials)}
+    source = [index[n] for n in links["from"]]
+    target = [index[n] for n in links["to"]]
+    hover = [
+        f"{m}: {q:,.1f} t, ${v / 1e6:,.2f} M customs value"
+        + (f", {c:,.1f} t compliant" if c > 0 else "")
+        for m, q, v, c in zip(
+            links["material"],
+            links["quantity_t"].astype(float),
+            links["value_usd"].astype(float),
+            links["compliant_t"].astype(float),
+            strict=True,
+        )
+    ]
+    for weight, visible in (("quantity_t", True), ("value_usd", False)):
+        fig.add_trace(
+            go.Sankey(
+                visible=visible,
+                arrangement="snap",
+                node={"label": labels, "color": colours, "pad": 14, "thickness": 14},
+                link={
+                    "source": source,
+                    "target": target,
+                    "value": links[weight].tolist(),
+                    "color": [colour[m] for m in links["material"]],
+                    "customdata": hover,
+                    "hovertemplate": "%{source.label} -> %{target.label}<br>%{customdata}"
+                    "<extra></extra>",
+                },
+            )
+        )
+    by = {"quantity_t": "tonnes", "value_usd": "customs value (USD)"}
+    fig.update_layout(
+        title=f"{title}: weighted by tonnes",
+        font={"size": 12},
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.12,
+                "buttons": [
+                    {
+                        "label": f"by {by[w]}",
+                        "method": "update",
+                        "args": [
+                            {"visible": [w == "quantity_t", w == "value_usd"]},
+                            {"title": f"{title}: weighted by {by[w]}"},
+                        ],
+                    }
+                    for w in ("quantity_t", "value_usd")
+                ],
+            }
+        ],
+    )
+    return fig
+
+
+def write_sankey_html(fig: go.Figure, path: Path) -> None:
+    """A self-contained HTML file (plotly.js inside: it opens without a network)."""
+    fig.write_html(path, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
