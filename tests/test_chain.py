@@ -510,3 +510,87 @@ def test_reports_carry_the_chain_its_compliance_and_a_self_contained_sankey(
     assert '<script src="http' not in html and "Plotly.newPlot" in html
     assert len(html) > 1_000_000  # plotly.js itself is inside
     assert "MY sep (Malaysia)" in html and "Buyer" in html
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_every_chain_mistake_is_cited_at_its_cell_at_once_and_nothing_is_written(
+    write: Callable[[Tables], Any], tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unknown supplier, process and material on Routes, Inputs and Coproducts; a zero and a
+    negative t_per_t; a compliant offer from China; a loop that makes oxide from nothing: all
+    in one run, each cell once, exit 65, no report folder."""
+    from optimizer.runs import cli
+
+    t = magnets()
+    t["Offers"][0]["compliant"] = True  # Offers!G2: CN sep is in China
+    t["Materials"].append({"material": "scrap"})
+    t["Inputs"] += [
+        {"supplier": "JP magnets", "process": "sintr", "material": "oxide", "t_per_t": 1},  # A4
+        {"supplier": "MY sep", "process": "separate", "material": "unobtainium", "t_per_t": 1},
+        {"supplier": "AU mine", "process": "mine", "material": "oxide", "t_per_t": 0},  # D6
+        {"supplier": "CN sep", "process": "recycle", "material": "scrap", "t_per_t": -1},  # D7
+    ]
+    t["Processes"].append({"supplier": "CN sep", "process": "recycle", "output": "oxide"})
+    t["Coproducts"] = [
+        {"supplier": "Nowhere Inc", "process": "mine", "material": "conc", "t_per_t": 1},
+    ]
+    t["Routes"] = [{"from_supplier": "AU mine", "to": "Mars base", "material": "conc"}]
+    # a gain loop: 1 t oxide -> 0.4 t magnet... closed by a process making 3 t oxide per t magnet
+    t["Suppliers"].append({"supplier": "Alchemist", "country": "Japan"})
+    t["Processes"].append({"supplier": "Alchemist", "process": "unmake", "output": "oxide"})
+    t["Inputs"].append(
+        {"supplier": "Alchemist", "process": "unmake", "material": "magnet", "t_per_t": 1 / 3}
+    )
+    out = tmp_path / "out"
+    code = cli.main(["solve", str(write(t)), "--out", str(out)])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert code == 65
+    assert not out.exists()
+    for cited in (
+        'Inputs!B4: process "sintr" of "JP magnets" is not in Processes (did you mean "sinter"?)',
+        'Inputs!C5: material "unobtainium" is not in Materials',
+        "Inputs!D6: t_per_t must be above 0 (found 0)",
+        "Inputs!D7: t_per_t must not be negative (found -1)",
+        'Coproducts!A2: supplier "Nowhere Inc" is not in Suppliers',
+        'Routes!B2: "Mars base" is neither a Suppliers row nor `buyer`',
+        'Offers!D2: compliant is TRUE, but "CN sep" is in China',
+        "Inputs!D3: a loop of processes makes material from nothing",
+        '"unmake" at "Alchemist" (magnet -> oxide, x3)',
+        "8 problems in the inputs; nothing was written",
+    ):
+        assert cited in text, cited
+    assert text.count("Inputs!D7") == 1
+
+
+def test_a_process_whose_inputs_can_never_arrive_is_a_warning(
+    write: Callable[[Tables], Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Routes for oxide list no route into JP magnets: its input can never arrive there."""
+    from optimizer.runs import cli
+
+    t = magnets()
+    t["Routes"] = [{"from_supplier": "CN sep", "to": "buyer", "material": "oxide"}]
+    t["Processes"] = [p for p in t["Processes"] if p["supplier"] != "MY sep"]
+    t["Inputs"] = [i for i in t["Inputs"] if i["supplier"] != "MY sep"]
+    code = cli.main(["validate", str(write(t))])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert code == 0
+    assert 'Inputs!C2: warning: input "oxide" of "sinter" at "JP magnets" can never arrive' in text
+
+
+def test_the_synthetic_network_is_a_valid_workbook_both_engines_solve_alike() -> None:
+    """The benchmark's network generator (small size): valid through the workbook checks, every
+    family used, the same optimum on both engines."""
+    from optimizer.model.synthetic_network import network_data
+
+    data = network_data("netsmall", seed=3)
+    assert data.chain is not None and data.chain.grades
+    fast, ref = FastOptimizer(data).solve(), Optimizer(data).solve()
+    assert fast.status == "optimal"
+    assert fast.objective_usd == pytest.approx(ref.objective_usd, rel=1e-9)
+    used = {name for name, values in fast.chain.items() if any(v > 1e-6 for v in values.values())}
+    assert {"y", "f", "d"} <= used

@@ -189,34 +189,41 @@ def _suppliers_of(inputs: Inputs) -> dict[str, set[str]]:
     return makers
 
 
-def _reaches(inputs: Inputs) -> dict[str, set[tuple[str, str]]]:
-    """material -> (from, to) pairs a route or the no-Routes default may carry it on."""
-    routed: dict[str, set[tuple[str, str]]] = defaultdict(set)
+def _routes(
+    inputs: Inputs,
+) -> tuple[dict[tuple[str, str], set[str]], dict[tuple[str, str], set[str]]]:
+    """Routes rows by (material, to) -> senders and by (material, from) -> receivers."""
+    into: dict[tuple[str, str], set[str]] = defaultdict(set)
+    out_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in inputs.routes:
-        routed[r.material].add((r.from_supplier, "buyer" if is_buyer(r.to) else r.to))
-    return routed
-
-
-def _can_arrive(inputs: Inputs, material: str, at: str, available: dict[str, set[str]]) -> bool:
-    routed = _reaches(inputs)
-    if at in available.get(material, set()):
-        return True  # its own offer or output
-    if material not in routed:
-        return bool(available.get(material))
-    return any(frm in available.get(material, set()) for frm, to in routed[material] if to == at)
+        to = "buyer" if is_buyer(r.to) else r.to
+        into[(r.material, to)].add(r.from_supplier)
+        out_of[(r.material, r.from_supplier)].add(to)
+    return into, out_of
 
 
 def check_unreachable_inputs(inputs: Inputs) -> list[Problem]:
     """Warn about processes whose inputs can never arrive (nothing offers, makes or ships them).
 
-    Runs to a fixed point: a process that can never run makes nothing for the next one.
+    A worklist over what can ship what: a process runs once each input can arrive (its own
+    offer or output, a route from a facility that can ship it, or, for a material without
+    Routes rows, any facility that can); then its outputs can ship from its facility, which
+    may let the processes it can reach run. Linear in the size of the network.
     """
     if not inputs.processes:
         return []
+    routed = {r.material for r in inputs.routes}
+    into, out_of = _routes(inputs)
     needs: dict[tuple[str, str], set[str]] = defaultdict(set)
     first_ref: dict[tuple[str, str, str], str] = {}
+    users: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # (m, facility)
+    users_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for r in inputs.process_inputs:
-        needs[_process_key(r)].add(r.material)
+        key = _process_key(r)
+        if r.material not in needs[key]:
+            users[(r.material, r.supplier)].append(key)
+            users_of[r.material].append(key)
+        needs[key].add(r.material)
         first_ref.setdefault((r.supplier, r.process, r.material), r.refs["material"])
     outputs: dict[tuple[str, str], set[str]] = defaultdict(set)
     for p in inputs.processes:
@@ -224,28 +231,46 @@ def check_unreachable_inputs(inputs: Inputs) -> list[Problem]:
     for c in inputs.coproducts:
         outputs[_process_key(c)].add(c.material)
     available: dict[str, set[str]] = defaultdict(set)
-    for o in inputs.offers:
-        available[o.material].add(o.supplier)
+
+    def arrives(m: str, at: str) -> bool:
+        ships = available.get(m, set())
+        if at in ships:
+            return True
+        if m not in routed:
+            return bool(ships)
+        return any(f in ships for f in into.get((m, at), ()))
+
     runs: set[tuple[str, str]] = set()
-    changed = True
-    while changed:
-        changed = False
-        for key in outputs:
-            if key in runs:
-                continue
-            if all(_can_arrive(inputs, m, key[0], available) for m in needs.get(key, ())):
-                runs.add(key)
-                for m in outputs[key]:
-                    available[m].add(key[0])
-                changed = True
+    queue: list[tuple[str, str]] = [k for k in outputs if not needs.get(k)]
+
+    def can_ship(m: str, f: str) -> None:
+        if f in available[m]:
+            return
+        available[m].add(f)
+        if m in routed:
+            for to in (f, *out_of.get((m, f), ())):
+                queue.extend(users.get((m, to), ()))
+        else:
+            queue.extend(users_of.get(m, ()))
+        users_of_done = users_of if m not in routed else None
+        if users_of_done is not None:
+            users_of[m] = []  # every consumer was queued once: the first maker decides
+
+    for o in inputs.offers:
+        can_ship(o.material, o.supplier)
+    while queue:
+        key = queue.pop()
+        if key in runs or key not in outputs:
+            continue
+        if all(arrives(m, key[0]) for m in needs.get(key, ())):
+            runs.add(key)
+            for m in outputs[key]:
+                can_ship(m, key[0])
     problems = []
     for key in sorted(outputs):
         if key in runs:
             continue
-        missing = sorted(
-            m for m in needs.get(key, ()) if not _can_arrive(inputs, m, key[0], available)
-        )
-        for m in missing:
+        for m in sorted(m for m in needs.get(key, ()) if not arrives(m, key[0])):
             problems.append(
                 Problem.at(
                     first_ref[(key[0], key[1], m)],
@@ -257,19 +282,24 @@ def check_unreachable_inputs(inputs: Inputs) -> list[Problem]:
     return problems
 
 
+Edge = tuple[tuple[str, str], tuple[str, str], float, str, str]
+
+
 def check_gain_loops(inputs: Inputs) -> list[Problem]:
     """A loop of processes whose yields multiply above 1 makes material from nothing: an error.
 
     Nodes are (facility, material) pairs; a process at facility n turning input i
     (t_per_t a) into output o (or co-product c, t_per_t k) is an edge from every
-    (f, i) that can ship i to n, to (n, o) with gain 1/a (or k/a). A loop whose
-    gains multiply above 1 is a negative cycle of -log(gain), found by
-    Bellman-Ford; the message names the processes around it.
+    (f, i) that can ship i to n, to (n, o) with gain 1/a (or k/a). Loops live in
+    the graph's strongly connected components (none in a chain that only flows
+    downstream); in each, a loop whose gains multiply above 1 is a negative cycle of
+    -log(gain), found by Bellman-Ford; the message names the processes around it.
     """
     if not inputs.processes or not inputs.process_inputs:
         return []
     makers = _suppliers_of(inputs)
-    routed = _reaches(inputs)
+    routed = {r.material for r in inputs.routes}
+    into, _ = _routes(inputs)
     outputs: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     for p in inputs.processes:
         if (p.output, 1.0) not in outputs[_process_key(p)]:
@@ -277,27 +307,77 @@ def check_gain_loops(inputs: Inputs) -> list[Problem]:
     for c in inputs.coproducts:
         if c.t_per_t > 0:
             outputs[_process_key(c)].append((c.material, c.t_per_t))
-    edges: list[tuple[tuple[str, str], tuple[str, str], float, str, str]] = []
+    edges: list[Edge] = []
     for r in inputs.process_inputs:
         if not (r.t_per_t > 0 and math.isfinite(r.t_per_t)):
             continue
         senders = {r.supplier} | (
-            {f for f, to in routed[r.material] if to == r.supplier}
+            into.get((r.material, r.supplier), set())
             if r.material in routed
             else makers.get(r.material, set())
         )
+        senders &= makers.get(r.material, set()) | {r.supplier}
         for out, k in outputs.get(_process_key(r), []):
             gain = k / r.t_per_t
             for f in senders:
                 edges.append(
                     ((f, r.material), (r.supplier, out), gain, r.process, r.refs["t_per_t"])
                 )
-    return _negative_cycles(edges)
+    problems: list[Problem] = []
+    for component in _cyclic_components(edges):
+        problems += _negative_cycles(component)
+    return problems[:1]
 
 
-def _negative_cycles(
-    edges: list[tuple[tuple[str, str], tuple[str, str], float, str, str]],
-) -> list[Problem]:
+def _cyclic_components(edges: list[Edge]) -> list[list[Edge]]:
+    """The edges inside each strongly connected component that can hold a loop (Tarjan)."""
+    graph: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for a, b, *_ in edges:
+        graph[a].append(b)
+    index: dict[tuple[str, str], int] = {}
+    low: dict[tuple[str, str], int] = {}
+    on_stack: set[tuple[str, str]] = set()
+    stack: list[tuple[str, str]] = []
+    component: dict[tuple[str, str], int] = {}
+    counter = 0
+    for root in list(graph):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            successors = graph.get(node, [])
+            if i < len(successors):
+                work.append((node, i + 1))
+                nxt = successors[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component[member] = index[node]
+                    if member == node:
+                        break
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    groups: dict[int, list[Edge]] = defaultdict(list)
+    for e in edges:
+        if component.get(e[0]) == component.get(e[1]):
+            groups[component[e[0]]].append(e)
+    return list(groups.values())
+
+
+def _negative_cycles(edges: list[Edge]) -> list[Problem]:
     nodes = sorted({e[0] for e in edges} | {e[1] for e in edges})
     dist = dict.fromkeys(nodes, 0.0)
     pred: dict[tuple[str, str], int] = {}

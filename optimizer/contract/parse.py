@@ -152,7 +152,9 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
         coproducts=tuple(coproducts),
         routes=tuple(routes),
     )
-    problems.extend(check_inputs(inputs))
+    # a cell that could not be read is reported once: not again by a check of its stand-in
+    unreadable = {(p.sheet, p.cell) for p in errors(problems) if p.cell}
+    problems.extend(p for p in check_inputs(inputs) if (p.sheet, p.cell) not in unreadable)
     return (None if errors(problems) else inputs), problems
 
 
