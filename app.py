@@ -17,6 +17,7 @@ import streamlit as st
 from optimizer.common.format import money_m, pct
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
 from optimizer.output.results import SPEND_KEYS, Results
+from optimizer.output.sankey import chain_sankey
 from optimizer.runs.session import (
     EDITABLE,
     MAX_UPLOAD_BYTES,
@@ -187,6 +188,35 @@ def plan_tab(res: Results) -> None:
     st.dataframe(res.allocation.drop(columns=["scenario"]), hide_index=True)
 
 
+def chain_tab(res: Results, prefix: str) -> None:
+    """The supply chain: a Sankey of the flows, compliance per segment, origin by stage."""
+    if not res.has_chain:
+        st.info(
+            "This workbook has no supply chain (no Processes or Routes sheet): every offer "
+            "goes straight to the buyer. See docs/workbook.md, Processes."
+        )
+        return
+    periods = ["all periods", *dict.fromkeys(map(str, res.flows["period"]))]
+    shown = st.radio("Periods", periods, horizontal=True, key=f"{prefix}chain-period")
+    fig = chain_sankey(
+        res.flows,
+        f"Supply chain: {res.scenario}",
+        periods=None if shown == "all periods" else [shown],
+        excluded=res.excluded_stage_countries,
+    )
+    fig.update_layout(height=620)
+    st.plotly_chart(fig, width="stretch")
+    if len(res.compliance):
+        st.markdown(
+            "**Compliant segments** (no stage in " + ", ".join(res.excluded_stage_countries) + ")"
+        )
+        st.dataframe(res.compliance.drop(columns=["scenario"]), hide_index=True)
+    st.markdown(
+        "**Origin by stage** (tonnes received, attributed proportionally through the flows)"
+    )
+    st.dataframe(res.origin_by_stage.drop(columns=["scenario"]), hide_index=True)
+
+
 def costs_tab(res: Results) -> None:
     df = pd.DataFrame(
         {
@@ -256,8 +286,10 @@ def main() -> None:
         prefix = f"wb{state.workbook_id}:{scenario}:"
         controls = sidebar_controls(session, prefix)
     header = st.container()  # filled after the solve, shown above the tabs
-    tabs = st.tabs(["Plan", "Costs", "Independence", "Sensitivity", "Edit tables", "Downloads"])
-    with tabs[4]:
+    tabs = st.tabs(
+        ["Plan", "Supply chain", "Costs", "Independence", "Sensitivity", "Edit tables", "Downloads"]
+    )
+    with tabs[5]:
         edited = table_editors(session, prefix)
     whatif = WhatIf(
         controls.exclude_china, controls.max_china_share, controls.tariffs, controls.floors, edited
@@ -281,12 +313,14 @@ def main() -> None:
     with tabs[0]:
         plan_tab(res)
     with tabs[1]:
-        costs_tab(res)
+        chain_tab(res, prefix)
     with tabs[2]:
-        independence_tab(outcome)
+        costs_tab(res)
     with tabs[3]:
+        independence_tab(outcome)
+    with tabs[4]:
         sensitivity_tab(res)
-    with tabs[5]:
+    with tabs[6]:
         if outcome.inputs is not None:
             st.download_button(
                 "Report for this what-if (.xlsx)",

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from optimizer.contract.book import open_workbook
+from optimizer.contract.book import open_workbook, scenario_inputs
 from optimizer.model.data import prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.reference import Optimizer
 from optimizer.output.results import Results
+from optimizer.runs.pipeline import solve_scenario
 from tests.conftest import ROOT, Tables
 
 Solve = Callable[..., Results]
@@ -439,7 +440,6 @@ def test_both_engines_agree_on_a_graded_chain(write: Callable[[Tables], Any]) ->
         {"from_supplier": "CN sep", "to": "JP magnets", "material": "oxide"},
     ]
     wb = open_workbook(write(t))
-    from optimizer.contract.book import scenario_inputs
 
     inputs, _ = scenario_inputs(wb)
     assert inputs is not None
@@ -455,7 +455,6 @@ def test_a_v1_workbook_solved_through_v2_code_gives_the_same_plan_and_duals() ->
     purchase and every dual as recorded from the release before contract v2."""
     recorded = json.loads(V1_SOLUTION.read_text())
     wb = open_workbook(V1_WORKBOOK)
-    from optimizer.contract.book import scenario_inputs
 
     for name, want in recorded.items():
         inputs, _ = scenario_inputs(wb, name)
@@ -594,3 +593,22 @@ def test_the_synthetic_network_is_a_valid_workbook_both_engines_solve_alike() ->
     assert fast.objective_usd == pytest.approx(ref.objective_usd, rel=1e-9)
     used = {name for name, values in fast.chain.items() if any(v > 1e-6 for v in values.values())}
     assert {"y", "f", "d"} <= used
+
+
+@pytest.mark.parametrize("instance", [three_stage, coproducts, tolling, magnets])
+def test_an_independent_audit_finds_every_balance_and_compliance_rule_kept(
+    write: Callable[[Tables], Any], instance: Callable[[], Tables]
+) -> None:
+    """tests/chain_audit.py re-derives the balances from the workbook rows and the published
+    tables; it must find nothing on these plans, and must find a tampered flow."""
+    from tests.chain_audit import audit
+
+    wb = open_workbook(write(instance()))
+    inputs, _ = scenario_inputs(wb)
+    assert inputs is not None
+    res = solve_scenario(wb)[2]
+    assert audit(inputs, res) == []
+    tampered = res.flows.copy()
+    tampered.loc[tampered.index[0], "quantity_t"] += 1.0
+    res.flows = tampered
+    assert audit(inputs, res), "the audit must notice one tonne too many"
