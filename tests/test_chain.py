@@ -612,3 +612,25 @@ def test_an_independent_audit_finds_every_balance_and_compliance_rule_kept(
     tampered.loc[tampered.index[0], "quantity_t"] += 1.0
     res.flows = tampered
     assert audit(inputs, res), "the audit must notice one tonne too many"
+
+
+def test_stress_disruptions_reach_the_chain(write: Callable[[Tables], Any]) -> None:
+    """An outage of the Malaysian separator leaves the compliant magnets unmet; a Chinese ban
+    on oxide exports stops its oxide reaching the Japanese magnet maker, so the commercial
+    magnets also come from the Malaysian chain: 15 t x 48 = 720 USD thousand."""
+    from optimizer.analysis.risks import Disruption, apply_disruptions
+    from optimizer.model.solution import Status
+
+    inputs, _ = scenario_inputs(open_workbook(write(magnets())))
+    assert inputs is not None
+    data = prepare(inputs)
+    opt = FastOptimizer(data)
+    assert opt.solve().objective_usd == pytest.approx(680_000.0)
+    outage = apply_disruptions(data, [Disruption("supplier_outage", "MY sep", 1.0)])
+    assert opt.update(outage)  # same structure: updated in place
+    sol = opt.solve()
+    assert sol.status is Status.OPTIMAL
+    assert sum(sol.chain["uc"].values()) == pytest.approx(10.0)
+    ban = apply_disruptions(data, [Disruption("export_ban", "oxide", 1.0)])
+    assert opt.update(ban)
+    assert opt.solve().objective_usd == pytest.approx(720_000.0)

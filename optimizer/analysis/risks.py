@@ -17,6 +17,7 @@ from typing import Final
 
 import numpy as np
 
+from optimizer.analysis.chain_risks import apply_chain_disruptions
 from optimizer.common.problems import Problem
 from optimizer.contract.book import Workbook as SourcingWorkbook
 from optimizer.contract.book import find_scenario, scenario_inputs
@@ -315,8 +316,12 @@ def apply_disruptions(data: ModelData, disruptions: Iterable[Disruption]) -> Mod
     makes the plan infeasible. A tariff shock adds points to the purchases'
     rates, capped at 1.
     """
+    disruptions = list(disruptions)
     keep, cap_keep, added = _effects(data, disruptions)
-    if not (keep or cap_keep or added):
+    chain = data.chain
+    if chain is not None:
+        chain = apply_chain_disruptions(chain, data.periods, disruptions)
+    if not (keep or cap_keep or added) and chain is data.chain:
         return data
     buys = dict(data.buys)
     for key in buys:
@@ -333,6 +338,7 @@ def apply_disruptions(data: ModelData, disruptions: Iterable[Disruption]) -> Mod
     return replace(
         data,
         buys=buys,
+        chain=chain,
         capacity={k: v * cap_keep.get(k, 1.0) for k, v in data.capacity.items()},
         hard_minimum={k: v * keep.get(k, 1.0) for k, v in data.hard_minimum.items()},
         take_or_pay={k: (q * keep.get(k, 1.0), f) for k, (q, f) in data.take_or_pay.items()},

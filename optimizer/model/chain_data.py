@@ -86,6 +86,7 @@ class ShipData:
     buy: Buy | None = None  # the offer shipped from
     route: RouteKey | None = None  # the Routes row it travels on
     coproduct: bool = False
+    dutiable: bool = False  # enters the importer country: pays the US tariff (rate may be 0)
     support_usd_per_kg: float = 0.0  # government price support (offers under a paid floor)
     objective_extra: float = 0.0  # support counted in the national-cost view
     tariff_parts: tuple[tuple[str, float], ...] = ()
@@ -386,6 +387,7 @@ def prepare_chain(
                     r.allied(s),
                     route=note_route(route, s, to, m, t),
                     coproduct=kind == "co",
+                    dutiable=enters,
                     tariff_parts=lane_rate.parts if enters else (),
                 ),
             )
@@ -424,6 +426,7 @@ def prepare_chain(
                     d.allied,
                     buy=b,
                     route=note_route(route, s, to, m, t),
+                    dutiable=enters,
                     support_usd_per_kg=d.support_usd_per_kg,
                     objective_extra=d.objective_extra,
                     tariff_parts=offer_rate.parts if enters else (),
