@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 
@@ -137,14 +138,44 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
 # --------------------------------------------------------------------------- lanes
 
 
+def _chain_at_rate(data: ModelData, country: str, material: str | None, rate: float) -> Any:
+    """The chain with the dutiable shipments from `country` (of `material`, or all) at `rate`."""
+    chain = data.chain
+    if chain is None:
+        return None
+    ships = {
+        k: replace(f, tariff_rate=rate)
+        if f.dutiable and f.country == country and material in (None, f.material)
+        else f
+        for k, f in chain.ships.items()
+    }
+    return replace(chain, ships=ships)
+
+
+def lane_volume(data: ModelData, sol: Solution, country: str, material: str | None) -> float:
+    """Tonnes that pay the lane's duty: purchases delivered, and (with a chain) shipments from
+    the country's facilities into the importer country."""
+    volume = sum(
+        q for b, q in sol.x.items() if data.buys[b].country == country and material in (None, b[1])
+    )
+    if data.chain is not None:
+        ships = data.chain.ships
+        volume += sum(
+            q
+            for e, q in sol.chain.get("f", {}).items()
+            if ships[e].dutiable and ships[e].country == country and material in (None, e[2])
+        )
+    return volume
+
+
 def with_lane_tariff(data: ModelData, country: str, material: str, rate: float) -> ModelData:
     """Data with every purchase of `material` from `country` at one rate, in every period
-    (what a TariffOverrides row for the lane would set)."""
+    (what a TariffOverrides row for the lane would set), its chain's shipments too."""
     buys = {
         k: replace(b, tariff_rate=rate) if b.country == country and b.material == material else b
         for k, b in data.buys.items()
     }
-    return replace(data, buys=buys)
+    return replace(data, buys=buys, chain=_chain_at_rate(data, country, material, rate))
 
 
 def lane_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) -> pd.DataFrame:
@@ -182,12 +213,12 @@ def lane_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) 
     for (country, material), keys in sorted(lanes.items(), key=lambda kv: (order[kv[0][1]], kv[0])):
         rates = [data.buys[b].tariff_rate for b in keys]
         current = max(set(rates), key=rates.count)
-        base, lane_ranging, volume = data, ranging, sum(sol.x.get(b, 0.0) for b in keys)
+        base, lane_ranging, volume = data, ranging, lane_volume(data, sol, country, material)
         if len(set(rates)) > 1:  # periods at different rates: start from the lane at one rate
             base = with_lane_tariff(data, country, material, current)
             moved = resolve(opt, base)
             lane_ranging = opt.cost_ranging() if moved.status is Status.OPTIMAL else {}
-            volume = sum(moved.x.get(b, 0.0) for b in keys)
+            volume = lane_volume(base, moved, country, material)
 
         volume_at = _lane_volume(opt, base, country, material, keys)
         guesses = [_candidate_rates(base, lane_ranging, b) for b in keys]
@@ -226,7 +257,7 @@ def _lane_volume(
         moved = resolve(opt, with_lane_tariff(base, country, material, rate))
         if moved.status is not Status.OPTIMAL:
             return math.nan
-        return sum(moved.x.get(b, 0.0) for b in keys)
+        return lane_volume(base, moved, country, material)
 
     return volume_at
 
@@ -325,7 +356,7 @@ def with_country_tariff(data: ModelData, country: str, rate: float) -> ModelData
     buys = {
         k: replace(b, tariff_rate=rate) if b.country == country else b for k, b in data.buys.items()
     }
-    return replace(data, buys=buys)
+    return replace(data, buys=buys, chain=_chain_at_rate(data, country, None, rate))
 
 
 def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
@@ -402,7 +433,7 @@ def _country_volume(opt: Engine, data: ModelData, country: str) -> float:
     sol = resolve(opt, data)
     if sol.status is not Status.OPTIMAL:
         return math.nan
-    return sum(q for b, q in sol.x.items() if data.buys[b].country == country)
+    return lane_volume(data, sol, country, None)
 
 
 def _first_change(

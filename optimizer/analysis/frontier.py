@@ -16,9 +16,9 @@ from optimizer.analysis.replan import (
 )
 from optimizer.common.format import money_m, period_span
 from optimizer.contract.records import Inputs
-from optimizer.model.data import Buy, ModelData, prepare
+from optimizer.model.data import ModelData, prepare
 from optimizer.model.fast import FastOptimizer
-from optimizer.model.solution import EPS_T, Engine, EngineFactory, Status
+from optimizer.model.solution import EPS_T, Engine, EngineFactory, Solution, Status
 
 
 @dataclass
@@ -99,19 +99,29 @@ def frontier_note(exclude_china: bool, max_china_share: float) -> str:
     )
 
 
-def _china_shares(data: ModelData, x: dict[Buy, float]) -> tuple[float, float]:
+def _china_shares(data: ModelData, sol: Solution) -> tuple[float, float]:
     """(largest China share by tonnes of any material and period, China share of the
-    value bought): the first is what the cap limits."""
+    value received): the first is what the cap limits. With a supply chain, shipments to the
+    buyer count by their shipping facility, at their customs value."""
     bought: dict[tuple[str, str], float] = {}
     china: dict[tuple[str, str], float] = {}
     value = china_value = 0.0
-    for b, q in x.items():
-        d = data.buys[b]
-        bought[(b[1], b[2])] = bought.get((b[1], b[2]), 0.0) + q
-        value += q * d.price_paid
-        if d.china:
-            china[(b[1], b[2])] = china.get((b[1], b[2]), 0.0) + q
-            china_value += q * d.price_paid
+    received = [
+        (b[1], b[2], q, data.buys[b].price_paid, data.buys[b].china) for b, q in sol.x.items()
+    ]
+    if data.chain is not None:
+        ships = data.chain.ships
+        received += [
+            (e[2], e[4], q, ships[e].customs_value_usd_per_kg, ships[e].china)
+            for e, q in sol.chain.get("f", {}).items()
+            if e[3] == "buyer"
+        ]
+    for m, t, q, price, is_china in received:
+        bought[(m, t)] = bought.get((m, t), 0.0) + q
+        value += q * price
+        if is_china:
+            china[(m, t)] = china.get((m, t), 0.0) + q
+            china_value += q * price
     largest = max((china.get(k, 0.0) / v for k, v in bought.items() if v > EPS_T), default=0.0)
     return largest, (china_value / value if value > 0 else 0.0)
 
@@ -122,7 +132,7 @@ def _frontier_point(opt: Engine, base: ModelData, share: float) -> dict[str, obj
     sol = resolve(opt, with_settings(base, max_china_share=share))
     ok = sol.status is Status.OPTIMAL
     totals = plan_totals(base, sol) if ok else {}
-    largest, value_share = _china_shares(base, dict(sol.x.items())) if ok else (None, None)
+    largest, value_share = _china_shares(base, sol) if ok else (None, None)
     row: dict[str, object] = {
         "max_china_share": share,
         "status": sol.status.value,
