@@ -148,13 +148,14 @@ def x_costs(buys: Sequence[BuyData]) -> list[float]:
     ]
 
 
-def other_costs(data: ModelData, lp: CompiledLp) -> Floats:
-    """Objective coefficients (USD per t) of u, v and w, then the chain's, in column order."""
+def other_costs(data: ModelData, lp: CompiledLp, with_chain: bool = True) -> Floats:
+    """Objective coefficients (USD per t) of u, v and w, then the chain's, in column order
+    (`with_chain=False`: u, v and w only, for an update that leaves the chain as it was)."""
     unmet = KG_PER_T * data.settings.unmet_penalty_usd_per_kg
     n_unmet = len(lp.columns["u"][1]) if "u" in lp.columns else 0
     holding = [KG_PER_T * data.stock[k[0]].holding_usd_per_kg for k in lp.columns["v"][1]]
     top = [KG_PER_T * (f * data.buys[b].price_paid) for b, (_, f) in data.take_or_pay.items()]
-    chain = chain_costs(data, lp.columns)
+    chain = chain_costs(data, lp.columns) if with_chain else np.zeros(0)
     return np.concatenate((np.full(n_unmet, unmet), holding, top, chain)).astype(np.float64)
 
 

@@ -43,11 +43,16 @@ def chain_costs(data: ModelData, columns: dict[str, tuple[int, list[Any]]]) -> F
 
 
 def column_uppers(
-    data: ModelData, columns: dict[str, tuple[int, list[Any]]], n: int, include_x: bool = True
+    data: ModelData,
+    columns: dict[str, tuple[int, list[Any]]],
+    n: int,
+    include_x: bool = True,
+    include_chain: bool = True,
 ) -> Floats:
     """Upper bound of every column (kHighsInf where unbounded): x, v (stock max_t), y and f.
 
-    `include_x=False` leaves x unbounded here (the caller updates x's bounds itself).
+    `include_x=False` / `include_chain=False` leave x / y and f unbounded here (for an
+    update that sets x itself, or leaves the chain as it was).
     """
     upper = np.full(n, highspy.kHighsInf)
 
@@ -62,7 +67,7 @@ def column_uppers(
         put("x", np.fromiter((d.upper_t for d in buys), float, len(data.buys)))
     if "v" in columns:
         put("v", [data.stock[k[0]].max_t for k in columns["v"][1]])
-    if data.chain is not None:
+    if data.chain is not None and include_chain:
         c = data.chain
         put("y", np.fromiter((a.upper_t for a in c.acts.values()), float, len(c.acts)))
         put("f", np.fromiter((f.upper_t for f in c.ships.values()), float, len(c.ships)))

@@ -124,6 +124,12 @@ class FastOptimizer:
             for name, (_, keys) in (*self.lp.columns.items(), *self.lp.families.items())
         }
         self._shares = share_values(data)
+        #: columns of the chain's y and f (kept as they are by updates that leave the chain)
+        self._chain_columns = np.zeros(self.lp.num_col, bool)
+        for name in ("y", "f"):
+            if name in self.lp.columns:
+                first, keys = self.lp.columns[name]
+                self._chain_columns[first : first + len(keys)] = True
         self._runs = 0  # runs of this HiGHS model (a rebuild starts again at 0)
         # the entry _touch_matrix rewrites: column 0's first, a balance row's +-1 (fixed)
         self._touch: tuple[int, int, float] | None = None
@@ -210,7 +216,11 @@ class FastOptimizer:
             )
             and finite((*share_values(data), s.unmet_penalty_usd_per_kg), len(SHARE_FAMILIES) + 1)
             and not any(math.isnan(v.max_t) for v in data.stock.values())
-            and (data.chain is None or not check_chain_finite(data.chain))
+            and (
+                data.chain is None
+                or data.chain is self._data.chain
+                or not check_chain_finite(data.chain)
+            )
         )
 
     def _push(self, data: ModelData, buys: list[BuyData], changed: npt.NDArray[np.intp]) -> None:
@@ -223,14 +233,25 @@ class FastOptimizer:
             sub = [buys[i] for i in changed.tolist()]
             cost[changed] = x_costs(sub)
             upper[changed] = np.fromiter((d.upper_t for d in sub), float, len(sub))
-        if data.stock or data.chain is not None:  # stock limits and the chain's bounds
-            upper[nx:] = column_uppers(data, lp.columns, lp.num_col, include_x=False)[nx:]
+        # the chain's numbers are recomputed only when the chain changed (a what-if on
+        # purchases or capacities leaves the same ChainData object in place)
+        chain_changed = data.chain is not None and data.chain is not self._data.chain
+        if data.stock or chain_changed:  # stock limits and the chain's bounds
+            fresh = column_uppers(
+                data, lp.columns, lp.num_col, include_x=False, include_chain=chain_changed
+            )
+            keep = self._chain_columns if not chain_changed else np.zeros(lp.num_col, bool)
+            upper[nx:] = np.where(keep[nx:], upper[nx:], fresh[nx:])
         cols = np.flatnonzero(upper != lp.col_upper)
         if len(cols):
             at = lp.to_highs[cols]
             highs.changeColsBounds(len(cols), at, lp.col_lower[cols], upper[cols])
             lp.col_upper = upper
-        cost[nx:] = other_costs(data, lp)
+        if chain_changed or data.chain is None:
+            cost[nx:] = other_costs(data, lp)
+        else:
+            head = other_costs(data, lp, with_chain=False)
+            cost[nx : nx + len(head)] = head
         cols = np.flatnonzero(cost != lp.cost)
         if len(cols):
             highs.changeColsCost(len(cols), lp.to_highs[cols], cost[cols])
