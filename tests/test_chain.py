@@ -634,3 +634,26 @@ def test_stress_disruptions_reach_the_chain(write: Callable[[Tables], Any]) -> N
     ban = apply_disruptions(data, [Disruption("export_ban", "oxide", 1.0)])
     assert opt.update(ban)
     assert opt.solve().objective_usd == pytest.approx(720_000.0)
+
+
+def test_compliant_demand_nothing_compliant_can_reach_is_explained_when_unmet_is_not_allowed(
+    solve: Solve,
+) -> None:
+    """Only Chinese oxide and unmet not allowed: the compliant magnets are infeasible, said in
+    the planner's words: the shortfall in tonnes (elastic re-solve) and the compliant demand
+    row among the limits in conflict (HiGHS's IIS). With the magnet maker in China as well,
+    nothing compliant can even reach the buyer: said before any solve."""
+    t = magnets()
+    t["Processes"] = [p for p in t["Processes"] if p["supplier"] != "MY sep"]
+    t["Inputs"] = [i for i in t["Inputs"] if i["supplier"] != "MY sep"]
+    t["Settings"] = [{"setting": "allow_unmet", "value": False}]
+    res = solve(t)
+    assert res.status == "infeasible"
+    assert "magnet 2027: short by 10 t of 15 t demand" in res.message
+    assert "compliant demand for magnet in 2027 (10 t, unmet not allowed)" in res.message
+    t["Suppliers"][1]["country"] = "China"
+    res = solve(t)
+    assert res.status == "infeasible"
+    assert "magnet 2027: compliant demand 10 t but nothing compliant can reach the buyer" in (
+        res.message
+    )

@@ -210,6 +210,8 @@ def add_compliant_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
         terms.extend(fs[e] for e in c.to_buyer.get((mat, t), ()) if e[5] == COMPLIANT)
         if allow_unmet:
             terms.append(m.uc[mat, t])
+        if not terms and mat not in stocked:
+            return pyo.Constraint.Skip  # nothing can serve it: engine.py explains the infeasibility
         rhs: Any = m.cdemand[mat, t]
         if mat in stocked:
             terms.append((-1.0, m.vc[mat, t]))

@@ -27,6 +27,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from optimizer.contract.chain import excluded_countries, in_period, is_buyer
@@ -142,9 +143,10 @@ class ChainData:
     excluded: frozenset[str]
     importer: str
 
-    @property
+    @cached_property
     def structure(self) -> tuple[Any, ...]:
-        """What shapes the LP (keys of every family, and yields: matrix coefficients)."""
+        """What shapes the LP (keys of every family, and yields: matrix coefficients); computed
+        once per ChainData (a what-if that keeps the chain compares it in pointer time)."""
         return (
             self.grades,
             tuple(self.acts),

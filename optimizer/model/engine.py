@@ -114,8 +114,19 @@ def _unmeetable_demand(data: ModelData) -> list[str]:
     if data.chain is not None:  # or a shipment from a facility's process
         offered |= set(data.chain.to_buyer)
     what = "no offer" if data.chain is None else "no offer or process supplies it"
-    return [
+    out = [
         f"{mat} {t}: demand {q:,.6g} t but {what} in that period"
         for (mat, t), q in data.demand.items()
         if q > 0 and (mat, t) not in offered and mat not in data.stock
     ]
+    chain = data.chain
+    if chain is not None and chain.grades:
+        compliant = {(b[1], b[2]) for b, d in data.buys.items() if d.compliant}
+        compliant |= {(e[2], e[4]) for keys in chain.to_buyer.values() for e in keys if e[5] == "C"}
+        out += [
+            f"{mat} {t}: compliant demand {q:,.6g} t but nothing compliant can reach the buyer "
+            "in that period"
+            for (mat, t), q in chain.compliant_demand.items()
+            if q > 0 and (mat, t) not in compliant and mat not in chain.compliant_stock
+        ]
+    return out
