@@ -44,7 +44,28 @@ def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
         ("Unmet demand (t)", res.unmet_t, TONNES),
         *[(f"  unmet {m} (t)", q, TONNES) for m, q in res.unmet_by_material.items()],
         ("Bought (t)", res.bought_t, TONNES),
-        ("China share of the value bought", res.china_value_share, RATE),
+        *(
+            [
+                ("Received by the buyer (t)", res.received_t, TONNES),
+                *[
+                    (f"  China's share of tonnes received at stage {k}", v, RATE)
+                    for k, v in res.china_by_stage().items()
+                ],
+                *[
+                    (f"  compliant {r.material} {r.period}: short (t)", r.shortfall_t, TONNES)
+                    for r in res.compliance.itertuples()
+                ],
+            ]
+            if res.has_chain
+            else []
+        ),
+        (
+            "China share of the value received (shipping facility's country)"
+            if res.has_chain
+            else "China share of the value bought",
+            res.china_value_share,
+            RATE,
+        ),
         ("Objective (USD): spend + unmet penalty, a modelling price", res.total_cost_usd, USD),
     ]
     for i, (label, value, fmt) in enumerate(lines, start=3):
@@ -216,8 +237,23 @@ def summary_markdown(res: Results) -> str:
         f"- Buyer spend: **{_usd(res.buyer_spend_usd)}**",
         f"- Fiscal cost (government price support): {_usd(res.fiscal_cost_usd)}",
         f"- Unmet demand: {unmet}",
-        f"- Bought: {res.bought_t:,.1f} t; China share of the value bought: "
-        f"{pct(res.china_value_share)}",
+        *(
+            [
+                f"- Received: {res.received_t:,.1f} t (bought from offers: {res.bought_t:,.1f} t); "
+                f"China share of the value received, by the shipping facility's country: "
+                f"{pct(res.china_value_share)}",
+                "- China's share of the tonnes received, by stage of their chain: "
+                + (
+                    ", ".join(f"{k} {pct(v)}" for k, v in res.china_by_stage().items())
+                    or "none at any stage"
+                ),
+            ]
+            if res.has_chain
+            else [
+                f"- Bought: {res.bought_t:,.1f} t; China share of the value bought: "
+                f"{pct(res.china_value_share)}"
+            ]
+        ),
         f"- Tariffs: {tariff_line(res)}",
         f"- Objective {_usd(res.total_cost_usd)} = buyer spend + unmet-demand penalty "
         f"{_usd(res.penalty_usd)} (a modelling price, not money paid)"
@@ -281,6 +317,22 @@ def _chain_lines(res: Results) -> list[str]:
                         r.status,
                     ]
                     for r in res.compliance.itertuples()
+                ],
+            ),
+            "",
+        ]
+    rec = res.receipts
+    if len(rec):
+        g = rec.groupby(["material", "period", "supplier", "country"], sort=False)
+        agg = g.agg(t=("quantity_t", "sum"), value=("value_usd", "sum")).reset_index()
+        lines += [
+            "## Received by the buyer (by shipping facility)",
+            "",
+            markdown_table(
+                ["material", "period", "from", "country", "t", "customs value USD"],
+                [
+                    [r.material, r.period, r.supplier, r.country, f"{r.t:,.1f}", f"{r.value:,.0f}"]
+                    for r in agg.itertuples()
                 ],
             ),
             "",

@@ -144,6 +144,23 @@ class Results:
         return float(c["shortfall_t"].sum()) if len(c) else 0.0
 
     @property
+    def received_t(self) -> float:
+        """Total the buyer receives, t (v1: what is bought; with a chain also what facilities
+        ship to it)."""
+        r = self.receipts
+        return float(r["quantity_t"].sum()) if len(r) else 0.0
+
+    def china_by_stage(self) -> dict[str, float]:
+        """China's share of the tonnes received at each stage of their chain (Origin by stage),
+        all materials: what `china_value_share` (last transformation only) does not show."""
+        ob = self.origin_by_stage
+        if not len(ob):
+            return {}
+        received = self.received_t
+        china = ob[ob["country"] == "China"].groupby("stage", sort=False)["quantity_t"].sum()
+        return {str(k): float(v) / received for k, v in china.items() if received > 0}
+
+    @property
     def bought_t(self) -> float:
         """Total bought, t."""
         return float(self.allocation["quantity_t"].sum()) if len(self.allocation) else 0.0
