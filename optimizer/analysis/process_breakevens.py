@@ -6,7 +6,8 @@ highest fee at which it runs at all. HiGHS cost ranging on its activity
 columns gives a first guess (the largest entering fee over its periods and
 grades); the guess is checked by re-solving with the fee just below and just
 above it, as the workbook would set it (its default customs value moves with
-the fee), and found by bisection when the check fails. Processes that do run
+the fee), and found by bisection when the check fails. A process whose ranging guess is
+below 0 is checked once, at no fee. Processes that do run
 get no break-even here (their fee is shown).
 """
 
@@ -20,7 +21,8 @@ import pandas as pd
 from optimizer.analysis.replan import resolve
 from optimizer.contract.records import Inputs
 from optimizer.contract.schema import KG_PER_T
-from optimizer.model.data import ModelData, prepare
+from optimizer.model.chain_data import with_process_fee
+from optimizer.model.data import ModelData
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Re-solve this far (USD/kg, or this share of the fee if larger) on either side of a guess.
@@ -41,12 +43,10 @@ COLUMNS = [
 ]
 
 
-def _with_fee(inputs: Inputs, supplier: str, process: str, fee: float) -> Inputs:
-    rows = tuple(
-        replace(p, cost_usd_per_kg=fee) if (p.supplier, p.process) == (supplier, process) else p
-        for p in inputs.processes
-    )
-    return replace(inputs, processes=rows)
+def _with_fee(data: ModelData, supplier: str, process: str, fee: float) -> ModelData:
+    """The data with one process's fee changed, as a Processes row would set it."""
+    assert data.chain is not None
+    return replace(data, chain=with_process_fee(data.chain, supplier, process, fee))
 
 
 def _runs(opt: Engine, data: ModelData, supplier: str, process: str) -> bool | None:
@@ -105,7 +105,7 @@ def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFra
                 ),
                 default=math.nan,
             )
-            found = _breakeven(inputs, opt, s, p, fee, guess)
+            found = _breakeven(data, opt, s, p, fee, guess)
             if found is None:
                 row["note"] = "does not run even at no fee"
             else:
@@ -117,13 +117,15 @@ def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFra
 
 
 def _breakeven(
-    inputs: Inputs, opt: Engine, s: str, p: str, fee: float, guess: float
+    data: ModelData, opt: Engine, s: str, p: str, fee: float, guess: float
 ) -> float | None:
     """The highest fee in [0, fee] at which process p at s runs, or None if it never does."""
 
     def runs(at: float) -> bool:
-        return bool(_runs(opt, prepare(_with_fee(inputs, s, p, max(0.0, at))), s, p))
+        return bool(_runs(opt, _with_fee(data, s, p, max(0.0, at)), s, p))
 
+    if math.isfinite(guess) and guess < 0 and not runs(0.0):
+        return None  # ranging says it would need a negative fee, and at no fee it does not run
     if math.isfinite(guess) and 0 <= guess <= fee:
         step = max(CHECK_USD, CHECK_SHARE * max(guess, 1.0))
         if runs(guess - step) and not runs(guess + step):

@@ -90,6 +90,9 @@ class Structure:
     stock: tuple[str, ...]
     allow_unmet: bool
     country_cap: bool
+    #: per purchase, the share rows it sits in: (China origin, allied, country). These set
+    #: matrix coefficients (a country's allied flag edited is a new LP, not a new bound)
+    origins: tuple[tuple[bool, bool, str], ...] = ()
     #: the supply chain's index sets and yields (None for a v1 workbook)
     chain: tuple[object, ...] | None = None
 
@@ -127,6 +130,7 @@ class ModelData:
             stock=tuple(self.stock),
             allow_unmet=self.settings.allow_unmet,
             country_cap=self.settings.max_country_share < 1.0,
+            origins=tuple((d.china, d.allied, d.country) for d in self.buys.values()),
             chain=None if self.chain is None else self.chain.structure,
         )
 
@@ -296,6 +300,33 @@ def check_chain_finite(chain: ChainData) -> list[Problem]:
         for key, q in table.items():
             need(q, f"{what} of {key}")
     return bad
+
+
+def chain_is_finite(chain: ChainData, before: ChainData | None) -> bool:
+    """Whether check_chain_finite would pass, looking only at what changed since `before` (a
+    chain of the same structure that passed): activities and shipments that are new objects
+    (they are frozen), and the small tables in full."""
+    if chain is before:
+        return True
+    if (
+        before is None
+        or len(chain.acts) != len(before.acts)
+        or len(chain.ships) != len(before.ships)
+    ):
+        return not check_chain_finite(chain)
+    acts = [a for a, b in zip(chain.acts.values(), before.acts.values(), strict=True) if a is not b]
+    ships = [
+        f for f, g in zip(chain.ships.values(), before.ships.values(), strict=True) if f is not g
+    ]
+    values = [a.fee_usd_per_kg + a.customs_value_usd_per_kg for a in acts]
+    values += [f.objective_cost for f in ships]
+    for table in (chain.process_cap, chain.route_cap, chain.offer_cap, chain.compliant_demand):
+        values.extend(table.values())
+    if not all(math.isfinite(v) for v in values):
+        return False
+    return not any(math.isnan(a.upper_t) for a in acts) and not any(
+        math.isnan(f.upper_t) for f in ships
+    )
 
 
 def check_finite(data: ModelData) -> list[Problem]:

@@ -25,6 +25,7 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from optimizer.common.problems import InvalidInputError
+from optimizer.contract.schema import KG_PER_T
 from optimizer.model.build import build_model
 from optimizer.model.compiled import (
     SHARE_FAMILIES,
@@ -40,7 +41,7 @@ from optimizer.model.compiled import (
     x_costs,
 )
 from optimizer.model.compiled_chain import CHAIN_COLUMNS, column_uppers
-from optimizer.model.data import BuyData, ModelData, check_chain_finite, check_finite
+from optimizer.model.data import BuyData, ModelData, chain_is_finite, check_finite
 from optimizer.model.engine import answer_without_solver, finish, status_of
 from optimizer.model.solution import ArrayMap, KeyIndex, Solution, Status
 
@@ -70,6 +71,14 @@ _TERMINATION = {
 }
 
 
+#: Model statuses after a warm run that mean "HiGHS failed", not "the LP is so".
+WARM_FAILURES = (
+    highspy.HighsModelStatus.kNotset,
+    highspy.HighsModelStatus.kSolveError,
+    highspy.HighsModelStatus.kUnknown,
+)
+
+
 def _termination(status: highspy.HighsModelStatus) -> TerminationCondition:
     return _TERMINATION.get(status.name, TerminationCondition.unknown)
 
@@ -93,6 +102,8 @@ class FastOptimizer:
         #: warm re-solves follow Pyomo's persistent interface pivot for pivot (see _touch_matrix)
         self.match_persistent = match_persistent
         self.rebuilds = 0
+        #: warm re-solves HiGHS could not finish from the kept basis, re-run from scratch
+        self.warm_failures = 0
         #: seconds of the last build / compile / passModel / run / extraction (for benchmarks)
         self.timings: dict[str, float] = {}
         self._setup(data)
@@ -124,6 +135,9 @@ class FastOptimizer:
             for name, (_, keys) in (*self.lp.columns.items(), *self.lp.families.items())
         }
         self._shares = share_values(data)
+        #: the chain's records as the LP has them (updates push only the ones that changed)
+        self._acts = list(data.chain.acts.values()) if data.chain else []
+        self._ships = list(data.chain.ships.values()) if data.chain else []
         #: columns of the chain's y and f (kept as they are by updates that leave the chain)
         self._chain_columns = np.zeros(self.lp.num_col, bool)
         for name in ("y", "f"):
@@ -216,11 +230,7 @@ class FastOptimizer:
             )
             and finite((*share_values(data), s.unmet_penalty_usd_per_kg), len(SHARE_FAMILIES) + 1)
             and not any(math.isnan(v.max_t) for v in data.stock.values())
-            and (
-                data.chain is None
-                or data.chain is self._data.chain
-                or not check_chain_finite(data.chain)
-            )
+            and (data.chain is None or chain_is_finite(data.chain, self._data.chain))
         )
 
     def _push(self, data: ModelData, buys: list[BuyData], changed: npt.NDArray[np.intp]) -> None:
@@ -233,25 +243,20 @@ class FastOptimizer:
             sub = [buys[i] for i in changed.tolist()]
             cost[changed] = x_costs(sub)
             upper[changed] = np.fromiter((d.upper_t for d in sub), float, len(sub))
-        # the chain's numbers are recomputed only when the chain changed (a what-if on
-        # purchases or capacities leaves the same ChainData object in place)
-        chain_changed = data.chain is not None and data.chain is not self._data.chain
-        if data.stock or chain_changed:  # stock limits and the chain's bounds
+        if data.stock:  # stock limits (the chain's columns keep theirs here)
             fresh = column_uppers(
-                data, lp.columns, lp.num_col, include_x=False, include_chain=chain_changed
+                data, lp.columns, lp.num_col, include_x=False, include_chain=False
             )
-            keep = self._chain_columns if not chain_changed else np.zeros(lp.num_col, bool)
-            upper[nx:] = np.where(keep[nx:], upper[nx:], fresh[nx:])
+            upper[nx:] = np.where(self._chain_columns[nx:], upper[nx:], fresh[nx:])
+        head = other_costs(data, lp, with_chain=False)
+        cost[nx : nx + len(head)] = head
+        if data.chain is not None and data.chain is not self._data.chain:
+            self._push_chain(data, cost, upper)
         cols = np.flatnonzero(upper != lp.col_upper)
         if len(cols):
             at = lp.to_highs[cols]
             highs.changeColsBounds(len(cols), at, lp.col_lower[cols], upper[cols])
             lp.col_upper = upper
-        if chain_changed or data.chain is None:
-            cost[nx:] = other_costs(data, lp)
-        else:
-            head = other_costs(data, lp, with_chain=False)
-            cost[nx : nx + len(head)] = head
         cols = np.flatnonzero(cost != lp.cost)
         if len(cols):
             highs.changeColsCost(len(cols), lp.to_highs[cols], cost[cols])
@@ -281,13 +286,45 @@ class FastOptimizer:
 
     # ----------------------------------------------------------------------- solve
 
+    def _push_chain(self, data: ModelData, cost: Floats, upper: Floats) -> None:
+        """Costs and bounds of the chain's activities and shipments that are new objects (the
+        chain's records are frozen: an unchanged one is the same object)."""
+        assert data.chain is not None
+        lp = self.lp
+        for name, records, before, price in (
+            ("y", list(data.chain.acts.values()), self._acts, "fee_usd_per_kg"),
+            ("f", list(data.chain.ships.values()), self._ships, "objective_cost"),
+        ):
+            if name not in lp.columns or not records:
+                continue
+            first = lp.columns[name][0]
+            moved = [i for i, (a, b) in enumerate(zip(records, before, strict=True)) if a is not b]
+            if moved:
+                at = first + np.asarray(moved, dtype=np.intp)
+                sub = [records[i] for i in moved]
+                cost[at] = KG_PER_T * np.fromiter((getattr(r, price) for r in sub), float, len(sub))
+                upper[at] = np.minimum(
+                    np.fromiter((r.upper_t for r in sub), float, len(sub)), highspy.kHighsInf
+                )
+        self._acts = list(data.chain.acts.values())
+        self._ships = list(data.chain.ships.values())
+
     def _run(self) -> tuple[TerminationCondition, float]:
         """Run HiGHS; the termination condition and HiGHS's own time for this run."""
         if self._runs and self.match_persistent:
             self._touch_matrix()
         self._runs += 1
         before = self._highs.getRunTime()
-        self._highs.run()
+        status = self._highs.run()
+        if self._runs > 1 and (
+            status == highspy.HighsStatus.kError or self._highs.getModelStatus() in WARM_FAILURES
+        ):
+            # a warm start can fail numerically where a cold one does not (HiGHS's dual
+            # simplex after a basis whose duals the unmet-demand penalty set, measured on the
+            # default workbook going from exclude_china back to a full plan): solve afresh
+            self.warm_failures += 1
+            self._highs.clearSolver()
+            self._highs.run()
         seconds = self._highs.getRunTime() - before
         return _termination(self._highs.getModelStatus()), seconds
 

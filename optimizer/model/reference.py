@@ -110,8 +110,13 @@ class Optimizer:
         self._solver.config.solver_options = {"presolve": "choose"}
         clock = self._highs_clock()
         results = self._solver.solve(self.built.model)
-        highs_seconds = self._highs_clock() - clock  # this run only
         status = status_of(results.termination_condition)
+        if status is Status.ERROR and getattr(self._solver, "_solver_model", None) is not None:
+            # a warm start HiGHS cannot finish (see FastOptimizer._run): solve afresh
+            self.highs.clearSolver()
+            results = self._solver.solve(self.built.model)
+            status = status_of(results.termination_condition)
+        highs_seconds = self._highs_clock() - clock  # this run only
         if status is Status.INFEASIBLE:
             status = self._confirm_without_presolve()
         solution = Solution(status, highs_seconds=highs_seconds)
