@@ -46,15 +46,21 @@ def run_tasks(
     workers: int = 1,
     scheduler: str | None = None,
     retries: int = 1,
+    start_method: Literal["spawn", "fork"] = "spawn",
 ) -> list[TaskOutcome[T]]:
     """Run fn(item) for each (key, item); outcomes come back in the order of `items`.
 
     `fn` must be importable (a module-level function) for the process and Dask executors.
+    `start_method` "fork" starts process workers as copies of this one (no import cost);
+    only for callers that hold no solver or thread state yet, and where the platform
+    has fork (elsewhere it falls back to spawn).
     """
     if executor == "serial" or (executor == "process" and workers <= 1):
         return [_run_serial(fn, key, item, retries) for key, item in items]
     if executor == "process":
-        return _run_process(fn, items, workers, retries)
+        if start_method not in multiprocessing.get_all_start_methods():
+            start_method = "spawn"
+        return _run_process(fn, items, workers, retries, start_method)
     if executor == "dask":
         return _run_dask(fn, items, workers, scheduler, retries)
     raise ValueError(f"unknown executor {executor!r} (one of {', '.join(EXECUTORS)})")
@@ -78,12 +84,18 @@ def _run_serial(fn: Callable[[Any], T], key: str, item: Any, retries: int) -> Ta
 
 
 def _run_process(
-    fn: Callable[[Any], T], items: Sequence[tuple[str, Any]], workers: int, retries: int
+    fn: Callable[[Any], T],
+    items: Sequence[tuple[str, Any]],
+    workers: int,
+    retries: int,
+    start_method: str = "spawn",
 ) -> list[TaskOutcome[T]]:
-    """A spawn-based pool (no forked solver state). A worker that dies breaks the whole
-    pool, so every task that did not finish is retried alone, in a fresh one-worker pool:
-    a bad task cannot take innocent ones down with it twice."""
-    context = multiprocessing.get_context("spawn")
+    """A process pool, spawn-based unless the caller vouches for fork (no solver state).
+
+    A worker that dies breaks the whole pool, so every task that did not finish is
+    retried alone, in a fresh one-worker pool: a bad task cannot take innocent ones down
+    with it twice."""
+    context = multiprocessing.get_context(start_method)
     outcomes: dict[str, TaskOutcome[T]] = {}
     errors: dict[str, str] = {}
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

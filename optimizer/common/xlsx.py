@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -42,12 +43,21 @@ def write_rows(
 ) -> int:
     """Header plus rows; returns the last row written. Formats are keyed by column name."""
     formats = formats or {}
+    fmt = [formats.get(name) for name in header]
     for j, name in enumerate(header, start=1):
         set_cell(ws, start_row, j, name)
     r = start_row
+    cells = ws._cells  # openpyxl's own store, as Worksheet.append fills it (the fast path)
     for r, row in enumerate(rows, start=start_row + 1):
         for j, value in enumerate(row, start=1):
-            set_cell(ws, r, j, value, formats.get(header[j - 1]))
+            if isinstance(value, str) and value.startswith(FORMULA_START):
+                set_cell(ws, r, j, value)
+                continue
+            cell = Cell(ws, row=r, column=j, value=value)
+            f = fmt[j - 1] if j <= len(fmt) else None
+            if f and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell.number_format = f
+            cells[(r, j)] = cell
     for j, name in enumerate(header, start=1):
         ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(name) + 4))
     return r

@@ -24,7 +24,7 @@ from optimizer.contract.schema import SHEETS_BY_NAME
 from optimizer.contract.tables import inputs_to_tables
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.results import SPEND_KEYS, Results
-from optimizer.output.sankey import chain_sankey, write_sankey_html
+from optimizer.output.sankey import sankey_spec, write_sankey_html
 from optimizer.output.styles import RATE, TONNES, USD, slug, style_header, table_sheet
 
 
@@ -408,7 +408,7 @@ def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> 
         (tmp / "summary.md").write_text(text, encoding="utf-8")
         (tmp / "results.json").write_text(doc, encoding="utf-8")
         if res.has_chain and len(res.flows):
-            fig = chain_sankey(
+            fig = sankey_spec(
                 res.flows,
                 f"Supply chain: {res.scenario}",
                 excluded=res.excluded_stage_countries,

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 BUYER_LABEL = "Buyer (United States)"
 #: Link colours by material, cycled (colour-blind safe: Okabe-Ito, 40% opaque).
@@ -52,11 +54,21 @@ def chain_sankey(
     buyer: str = BUYER_LABEL,
 ) -> go.Figure:
     """The Sankey figure of a flows table (optionally some periods only)."""
+    return go.Figure(sankey_spec(flows, title, periods, excluded, buyer))
+
+
+def sankey_spec(
+    flows: pd.DataFrame,
+    title: str,
+    periods: Iterable[str] | None = None,
+    excluded: Iterable[str] = ("China",),
+    buyer: str = BUYER_LABEL,
+) -> dict[str, Any]:
+    """The figure as plotly's plain {data, layout} dict: written without plotly's validation
+    (a report folder per scenario), checked once by `go.Figure` in the tests and the app."""
     links = _links(flows, periods) if len(flows) else pd.DataFrame()
-    fig = go.Figure()
     if links.empty:
-        fig.update_layout(title=f"{title}: no flows")
-        return fig
+        return {"data": [], "layout": {"title": {"text": f"{title}: no flows"}}}
     country = dict(zip(links["from"], links["from_country"], strict=False))
     names = list(dict.fromkeys([*links["from"], *links["to"]]))
     index = {n: i for i, n in enumerate(names)}
@@ -85,9 +97,11 @@ def chain_sankey(
             strict=True,
         )
     ]
+    traces = []
     for weight, visible in (("quantity_t", True), ("value_usd", False)):
-        fig.add_trace(
-            go.Sankey(
+        traces.append(
+            dict(
+                type="sankey",
                 visible=visible,
                 arrangement="snap",
                 node={"label": labels, "color": colours, "pad": 14, "thickness": 14},
@@ -103,8 +117,8 @@ def chain_sankey(
             )
         )
     by = {"quantity_t": "tonnes", "value_usd": "customs value (USD)"}
-    fig.update_layout(
-        title=f"{title}: weighted by tonnes",
+    layout = dict(
+        title={"text": f"{title}: weighted by tonnes"},
         font={"size": 12},
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
         updatemenus=[
@@ -120,7 +134,7 @@ def chain_sankey(
                         "method": "update",
                         "args": [
                             {"visible": [w == "quantity_t", w == "value_usd"]},
-                            {"title": f"{title}: weighted by {by[w]}"},
+                            {"title": {"text": f"{title}: weighted by {by[w]}"}},
                         ],
                     }
                     for w in ("quantity_t", "value_usd")
@@ -128,9 +142,18 @@ def chain_sankey(
             }
         ],
     )
-    return fig
+    return {"data": traces, "layout": layout}
 
 
-def write_sankey_html(fig: go.Figure, path: Path) -> None:
-    """A self-contained HTML file (plotly.js inside: it opens without a network)."""
-    fig.write_html(path, include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+def write_sankey_html(fig: go.Figure | dict[str, Any], path: Path) -> None:
+    """A self-contained HTML file (plotly.js inside: it opens without a network), the same
+    bytes for the same figure (a fixed element id)."""
+    pio.write_html(
+        fig,
+        path,
+        include_plotlyjs=True,
+        full_html=True,
+        config={"displaylogo": False},
+        validate=False,
+        div_id="chain-sankey",
+    )

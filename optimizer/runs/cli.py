@@ -25,7 +25,7 @@ from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
 from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
 from optimizer.common.executor import EXECUTORS, Executor
-from optimizer.common.format import millions, pct, tonnes
+from optimizer.common.format import millions, tonnes
 from optimizer.common.problems import (
     InputFileError,
     InvalidInputError,
@@ -45,13 +45,20 @@ from optimizer.contract.book import (
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.solution import Status
 from optimizer.output.compare import compare
-from optimizer.output.report import write_scenario_report
 from optimizer.output.results import Results
 from optimizer.output.stress_report import stress_lines, write_stress_report
 from optimizer.output.whatif_report import write_comparison, write_frontier
+from optimizer.runs.console import (
+    COMPLIANT_HEADER,
+    COMPLIANT_NOTE,
+    SUMMARY_HEADER,
+    SUMMARY_NOTE,
+    format_table,
+    summary_rows,
+)
 from optimizer.runs.logs import configure as configure_logging
 from optimizer.runs.nightly import EXIT_PARTIAL, NightlyOptions, change_lines, run_nightly
-from optimizer.runs.pipeline import model_data, solve_scenario
+from optimizer.runs.pipeline import model_data, solve_and_report_all
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 3
@@ -145,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-analysis",
         action="store_true",
         help="skip policy costs and tariff break-evens (faster)",
+    )
+    solve.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="scenarios solved in parallel (default: one per CPU core, at most one per scenario)",
     )
 
     front = sub.add_parser("frontier", help="cost of independence from China: cost vs China cap")
@@ -251,73 +265,6 @@ def _status_code(results: Sequence[Results]) -> int:
     return EXIT_OK
 
 
-def summary_rows(results: Sequence[Results]) -> list[list[str]]:
-    """Rows of the console table: scenario, status, buyer spend and its change vs the baseline,
-    fiscal cost, unmet tonnes by material, China's share of the value bought."""
-    base = next((r for r in results if r.scenario == BASELINE), None)
-    rows = []
-    for r in results:
-        spend, fiscal = r.buyer_spend_usd, r.fiscal_cost_usd
-        delta = "-"
-        if base and base.buyer_spend_usd and spend is not None and r is not base:
-            d = spend - base.buyer_spend_usd
-            delta = f"{millions(d, signed=True)} ({d / base.buyer_spend_usd:+.1%})"
-        unmet = ", ".join(f"{m} {q:,.1f}" for m, q in r.unmet_by_material.items()) or "-"
-        row = [
-            r.scenario,
-            r.status.value,
-            millions(spend),
-            delta,
-            millions(fiscal),
-            unmet if r.solved else "-",
-            pct(r.china_value_share) if r.solved else "-",
-        ]
-        if any(len(x.compliance) for x in results):
-            short = r.compliant_shortfall_t
-            row.append("-" if not len(r.compliance) else f"{short:,.1f}" if short else "met")
-        rows.append(row)
-    return rows
-
-
-SUMMARY_HEADER = [
-    "scenario",
-    "status",
-    "buyer spend USD M",
-    "vs baseline USD M",
-    "fiscal USD M",
-    "unmet t",
-    "China share (value)",
-]
-#: What the table's figures are (printed under it).
-SUMMARY_NOTE = (
-    "Buyer spend = purchase + tariff + freight + processing + take-or-pay + holding; fiscal = "
-    "the government's price support on what is bought; unmet demand in tonnes (the optimiser "
-    "prices it at the unmet-demand penalty, a modelling price that no figure here includes); "
-    "China share of the value received (customs value x tonnes, by the country of the "
-    "shipping facility), all materials."
-)
-#: The extra column when some scenario has a compliant segment.
-COMPLIANT_HEADER = "compliant short t"
-COMPLIANT_NOTE = (
-    "Compliant short t: demand of the compliant segments (no stage in an excluded country) "
-    "left unmet, part of unmet t."
-)
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned text table for the terminal."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    for row in rows:
-        cells = [
-            str(c).ljust(w) if i < 2 else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        out.append("  ".join(cells))
-    return "\n".join(out)
-
-
 def cmd_solve(args: argparse.Namespace) -> int:
     """Validate everything requested, then solve and write one folder per scenario."""
     started = time.perf_counter()
@@ -330,11 +277,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     check_all(wb, names)
     _print_problems([p for p in validate(wb, names) if p.severity != "error"], sys.stderr)
     results = []
-    for name in names:
-        inputs, _, res = solve_scenario(
-            wb, name, time_limit=args.time_limit, analyze=not args.no_analysis
-        )
-        folder = write_scenario_report(res, inputs, args.out)
+    workers = args.workers or os.cpu_count() or 1
+    for res, folder in solve_and_report_all(
+        wb, names, args.out, args.time_limit, not args.no_analysis, workers
+    ):
+        name = res.scenario
         results.append(res)
         for line in res.highlights[:6] if res.status is not Status.OPTIMAL else [res.message]:
             print(f"  [{name}] {line}")

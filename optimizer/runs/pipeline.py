@@ -6,9 +6,15 @@ prints or exits. Reading and validating a workbook is `optimizer.contract.book`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 from optimizer.analysis.breakevens import country_breakevens, lane_breakevens, offer_breakevens
 from optimizer.analysis.policy import policy_costs
 from optimizer.analysis.process_breakevens import process_breakevens
+from optimizer.common.executor import run_tasks
+from optimizer.common.problems import InvalidInputError, OutputError
 from optimizer.contract.book import Workbook, scenario_inputs
 from optimizer.contract.parse import require_valid
 from optimizer.contract.records import Inputs
@@ -16,6 +22,7 @@ from optimizer.contract.scenarios import BASELINE
 from optimizer.model.data import ModelData, prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Engine, Solution, Status
+from optimizer.output.report import write_scenario_report
 from optimizer.output.results import Results, make_results
 
 
@@ -41,12 +48,15 @@ def solve_scenario(
     if name in wb.scenarios:
         results.description = wb.scenarios[name].description
     if analyze and solution.status is Status.OPTIMAL:
-        analyse_plan(results, inputs, opt, solution)
+        analyse_plan(results, inputs, opt, solution, restore=False)  # opt is dropped here
     return inputs, data, results
 
 
-def analyse_plan(results: Results, inputs: Inputs, opt: Engine, solution: Solution) -> None:
-    """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found)."""
+def analyse_plan(
+    results: Results, inputs: Inputs, opt: Engine, solution: Solution, restore: bool = True
+) -> None:
+    """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found
+    unless `restore` is False: a caller done with the engine saves a rebuild)."""
     ranging = opt.cost_ranging()  # reads the basis of `solution`: before any re-solve
     results.breakevens_by_period = offer_breakevens(opt, solution, ranging)
     results.tariff_breakevens = lane_breakevens(opt, solution, ranging)
@@ -55,5 +65,64 @@ def analyse_plan(results: Results, inputs: Inputs, opt: Engine, solution: Soluti
         opt.update(opt.data)
         base = opt.solve()  # ranging below reads this basis
         results.process_breakevens = process_breakevens(inputs, opt, base)
-    results.policy_costs = policy_costs(inputs, opt)
+    results.policy_costs = policy_costs(inputs, opt, restore=restore)
     results.highlights += list(results.policy_costs["sentence"])
+
+
+@dataclass(frozen=True)
+class ReportTask:
+    """One scenario to solve and write in a worker process (the workbook travels pickled)."""
+
+    wb: Workbook
+    scenario: str
+    out_dir: str
+    time_limit: float | None = None
+    analyze: bool = True
+    threads: int | None = 1
+
+
+#: what a worker hands back: the results and their folder, or the error to raise again in the
+#: parent (bad data, an unwritable folder), so that exit codes keep their meaning in parallel
+ReportOutcome = tuple[Results, Path] | BaseException
+
+
+def solve_and_report(task: ReportTask) -> ReportOutcome:
+    """Solve one scenario and write its report folder (module level: runs in a worker)."""
+    try:
+        inputs, _, res = solve_scenario(
+            task.wb, task.scenario, task.time_limit, task.threads, task.analyze
+        )
+        return res, write_scenario_report(res, inputs, task.out_dir)
+    except (InvalidInputError, OutputError, OSError) as exc:
+        return exc
+
+
+def solve_and_report_all(
+    wb: Workbook,
+    names: Sequence[str],
+    out_dir: str | Path,
+    time_limit: float | None = None,
+    analyze: bool = True,
+    workers: int = 1,
+) -> Iterator[tuple[Results, Path]]:
+    """Solve and write each scenario, in the order of `names`, on `workers` processes.
+
+    Scenarios are independent LPs: with several workers each builds its own model
+    and HiGHS runs on one thread (no oversubscription). Worker processes are forked
+    from this one where the platform allows it (no solver exists here yet, and the
+    imports are paid once); errors are raised again here as they were raised there.
+    """
+    if workers <= 1 or len(names) <= 1:
+        for name in names:
+            inputs, _, res = solve_scenario(wb, name, time_limit, None, analyze)
+            yield res, write_scenario_report(res, inputs, out_dir)
+        return
+    tasks = [(n, ReportTask(wb, n, str(out_dir), time_limit, analyze)) for n in names]
+    for out in run_tasks(
+        solve_and_report, tasks, "process", min(workers, len(names)), start_method="fork"
+    ):
+        if not out.ok or out.value is None:
+            raise RuntimeError(f"scenario {out.key}: {out.error}")
+        if isinstance(out.value, BaseException):
+            raise out.value
+        yield out.value
