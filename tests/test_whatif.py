@@ -156,7 +156,9 @@ def test_default_policy_costs_are_non_negative(default_wb: Workbook) -> None:
         inputs, _ = model_data(default_wb, name)
         pc = policy_costs(inputs)
         assert len(pc) >= 1, name
-        assert (pc["objective_usd"] >= -1e-6).all(), (name, pc)
+        # never negative, up to rounding: objectives reach ~5e11 USD where the penalty prices
+        # unmet magnets, whose float spacing is ~6e-5 USD; a tenth of a cent is far above it
+        assert (pc["objective_usd"] >= -1e-3).all(), (name, pc)
     floor = policy_costs(model_data(default_wb)[0])
     assert floor["lever"].str.contains("NdPr oxide floor").any()
 

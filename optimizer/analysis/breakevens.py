@@ -23,7 +23,8 @@ import pandas as pd
 from optimizer.analysis.replan import resolve
 from optimizer.common.format import pct
 from optimizer.contract.schema import KG_PER_T
-from optimizer.model.data import Buy, BuyData, ModelData
+from optimizer.model.chain_edits import dutiable_ships, with_ship_rate
+from optimizer.model.data import Buy, BuyData, ModelData, repriced
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Tariff steps (fraction) of the coarse scan before bisection in country break-evens.
@@ -73,7 +74,9 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
     cost ranging; a rate outside 0-100% is left blank with the note "not within 0-100%".
 
     Call right after `opt.solve()` returned `sol` (ranging reads the current basis), or pass
-    the `ranging` taken then.
+    the `ranging` taken then. Each rate inside 0-100% is checked by one re-solve LANE_CHECK
+    beyond it; where the volume does not move there (a tie: the basis changes, the plan's
+    tonnes do not) the rate is left blank with a note.
     """
     cols = [
         "supplier",
@@ -105,7 +108,16 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
         rate = up if bought else down
         inside = math.isfinite(rate) and 0.0 <= rate <= 1.0
         note = ""
-        if not inside:
+        beyond = rate + LANE_CHECK if bought else rate - LANE_CHECK
+        if inside and beyond >= 0.0 and not plan_changes_at(opt, b, beyond, q):
+            # ranging gives where the optimal basis changes; at a tie between equally cheap
+            # plans the volume does not move there (checked by one re-solve just beyond)
+            note = (
+                f"the optimal basis changes at {pct(rate, decimals=2)} but its volume does "
+                "not (a tie); the lane's break-even (Tariff break-evens) is checked"
+            )
+            inside = False
+        elif not inside:
             note = (
                 f"keeps its volume up to 100% ({OUT_OF_RANGE})"
                 if bought
@@ -143,13 +155,7 @@ def _chain_at_rate(data: ModelData, country: str, material: str | None, rate: fl
     chain = data.chain
     if chain is None:
         return None
-    ships = {
-        k: replace(f, tariff_rate=rate)
-        if f.dutiable and f.country == country and material in (None, f.material)
-        else f
-        for k, f in chain.ships.items()
-    }
-    return replace(chain, ships=ships)
+    return with_ship_rate(chain, dutiable_ships(chain, country, material), rate)
 
 
 def lane_volume(data: ModelData, sol: Solution, country: str, material: str | None) -> float:
@@ -159,12 +165,8 @@ def lane_volume(data: ModelData, sol: Solution, country: str, material: str | No
         q for b, q in sol.x.items() if data.buys[b].country == country and material in (None, b[1])
     )
     if data.chain is not None:
-        ships = data.chain.ships
-        volume += sum(
-            q
-            for e, q in sol.chain.get("f", {}).items()
-            if ships[e].dutiable and ships[e].country == country and material in (None, e[2])
-        )
+        flows = sol.chain.get("f", {})
+        volume += sum(flows.get(e, 0.0) for e in dutiable_ships(data.chain, country, material))
     return volume
 
 
@@ -175,7 +177,7 @@ def with_lane_tariff(data: ModelData, country: str, material: str, rate: float) 
         k: replace(b, tariff_rate=rate) if b.country == country and b.material == material else b
         for k, b in data.buys.items()
     }
-    return replace(data, buys=buys, chain=_chain_at_rate(data, country, material, rate))
+    return repriced(data, buys=buys, chain=_chain_at_rate(data, country, material, rate))
 
 
 def lane_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) -> pd.DataFrame:
@@ -340,7 +342,7 @@ def _lane_sentence(
 
 def with_buy_tariff(data: ModelData, b: Buy, rate: float) -> ModelData:
     """Data with one purchase's tariff changed (a hypothetical per-offer rate)."""
-    return replace(data, buys={**data.buys, b: replace(data.buys[b], tariff_rate=rate)})
+    return repriced(data, buys={**data.buys, b: replace(data.buys[b], tariff_rate=rate)})
 
 
 def plan_changes_at(opt: Engine, b: Buy, rate: float, base_q: float) -> bool:
@@ -356,7 +358,7 @@ def with_country_tariff(data: ModelData, country: str, rate: float) -> ModelData
     buys = {
         k: replace(b, tariff_rate=rate) if b.country == country else b for k, b in data.buys.items()
     }
-    return replace(data, buys=buys, chain=_chain_at_rate(data, country, None, rate))
+    return repriced(data, buys=buys, chain=_chain_at_rate(data, country, None, rate))
 
 
 def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:

@@ -135,7 +135,7 @@ def active_levers(inputs: Inputs) -> list[Lever]:
     return levers
 
 
-def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
+def policy_costs(inputs: Inputs, opt: Engine | None = None, restore: bool = True) -> pd.DataFrame:
     """What each active lever changes, by re-solving without it: buyer spend, fiscal cost and
     unmet tonnes apart (and its rows' duals where it has some).
 
@@ -144,6 +144,7 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
     (by material in `unmet_detail`). `objective_usd` is the change of the objective, which
     also prices unmet demand at the penalty (a modelling price) and is >= 0 for every
     restricting lever; spend alone can fall when a lever leaves demand unmet.
+    `restore=False` leaves `opt` at the last lever's LP (for a caller done with it).
     """
     cols = [
         "lever",
@@ -161,7 +162,8 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
     levers = active_levers(inputs)
     if not levers:
         return pd.DataFrame(columns=cols)
-    data = prepare(inputs)
+    # the engine's own data when given (the caller's plan of these inputs): no second prepare
+    data = opt.data if opt is not None else prepare(inputs)
     opt = opt or FastOptimizer(data)
     base = resolve(opt, data)
     with_it = plan_totals(data, base) if base.status is Status.OPTIMAL else None
@@ -194,7 +196,8 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None) -> pd.DataFrame:
             )
         row["sentence"] = _sentence(lever.name, row, period_span(data.periods), base, without)
         rows.append(row)
-    opt.update(data)  # leave the model as we found it
+    if restore:  # leave the model as we found it (a rebuild if a lever changed its shape)
+        opt.update(data)
     return pd.DataFrame(rows, columns=cols)
 
 

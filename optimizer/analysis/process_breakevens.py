@@ -14,15 +14,14 @@ get no break-even here (their fee is shown).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pandas as pd
 
 from optimizer.analysis.replan import resolve
 from optimizer.contract.records import Inputs
 from optimizer.contract.schema import KG_PER_T
-from optimizer.model.chain_data import with_process_fee
-from optimizer.model.data import ModelData
+from optimizer.model.chain_edits import with_process_fee
+from optimizer.model.data import ModelData, repriced
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Re-solve this far (USD/kg, or this share of the fee if larger) on either side of a guess.
@@ -46,7 +45,7 @@ COLUMNS = [
 def _with_fee(data: ModelData, supplier: str, process: str, fee: float) -> ModelData:
     """The data with one process's fee changed, as a Processes row would set it."""
     assert data.chain is not None
-    return replace(data, chain=with_process_fee(data.chain, supplier, process, fee))
+    return repriced(data, chain=with_process_fee(data.chain, supplier, process, fee))
 
 
 def _runs(opt: Engine, data: ModelData, supplier: str, process: str) -> bool | None:

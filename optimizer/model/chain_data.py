@@ -167,35 +167,6 @@ class ChainData:
         )
 
 
-def with_process_fee(chain: ChainData, supplier: str, process: str, fee: float) -> ChainData:
-    """The chain with one process's fee changed in every period (as a Processes row sets it):
-    its activities' fee, and where the customs value is the default (fee + inputs), the value
-    its output ships at. Same structure, so a warm engine updates in place."""
-    acts = dict(chain.acts)
-    moved: dict[tuple[str, str, str], float] = {}  # (period, grade...) -> customs value change
-    for k, a in chain.acts.items():
-        if (a.supplier, a.process) == (supplier, process):
-            delta = fee - a.fee_usd_per_kg if a.customs_default else 0.0
-            acts[k] = replace(
-                a, fee_usd_per_kg=fee, customs_value_usd_per_kg=a.customs_value_usd_per_kg + delta
-            )
-            moved[(a.period, a.grade, a.output)] = delta
-    ships = dict(chain.ships)
-    if any(moved.values()):
-        for _, act, out in (
-            v for lane, v in chain.lanes.items() if lane[0] == supplier and lane[1] == process
-        ):
-            a = acts[act]
-            delta = moved.get((a.period, a.grade, a.output), 0.0)
-            for e in out:
-                f = ships[e]
-                if delta and f.material == a.output and not f.coproduct:
-                    ships[e] = replace(
-                        f, customs_value_usd_per_kg=f.customs_value_usd_per_kg + delta
-                    )
-    return replace(chain, acts=acts, ships=ships)
-
-
 def _period_rows(rows: Any, key: Any, period: str) -> dict[tuple[str, ...], Any]:
     return in_period(rows, key, period, lambda r: r.period)
 

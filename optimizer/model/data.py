@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.common.problems import Problem
 from optimizer.contract.records import Inputs, Offer, Settings
 from optimizer.contract.tariff_checks import active_regime
 from optimizer.model.chain_data import ChainData, prepare_chain
+from optimizer.model.chain_edits import carry_structure, moved_records
 from optimizer.model.tariffs import lane_rates
 
 Buy = tuple[str, str, str]  # (supplier, material, period)
@@ -119,7 +120,11 @@ class ModelData:
 
     @property
     def structure(self) -> Structure:
-        """The shape of the model (see Structure)."""
+        """The shape of the model (see Structure). Computed each time (a table edited in
+        place is seen), except on a what-if copy made by `repriced`, which carries it."""
+        carried: Structure | None = self.__dict__.get("_carried_structure")
+        if carried is not None:
+            return carried
         return Structure(
             periods=self.periods,
             materials=self.materials,
@@ -302,6 +307,18 @@ def check_chain_finite(chain: ChainData) -> list[Problem]:
     return bad
 
 
+def repriced(before: ModelData, **changes: Any) -> ModelData:
+    """`before` with `changes` (costs, rates or bounds of the same purchases and chain records:
+    never a key or an origin flag), keeping its computed structure so that a warm update
+    compares structures in pointer time. The caller vouches for the sameness."""
+    after = replace(before, **changes)
+    chain = after.chain
+    if chain is not None and before.chain is not None and chain is not before.chain:
+        carry_structure(before.chain, chain)
+    after.__dict__["_carried_structure"] = before.structure
+    return after
+
+
 def chain_is_finite(chain: ChainData, before: ChainData | None) -> bool:
     """Whether check_chain_finite would pass, looking only at what changed since `before` (a
     chain of the same structure that passed): activities and shipments that are new objects
@@ -314,10 +331,8 @@ def chain_is_finite(chain: ChainData, before: ChainData | None) -> bool:
         or len(chain.ships) != len(before.ships)
     ):
         return not check_chain_finite(chain)
-    acts = [a for a, b in zip(chain.acts.values(), before.acts.values(), strict=True) if a is not b]
-    ships = [
-        f for f, g in zip(chain.ships.values(), before.ships.values(), strict=True) if f is not g
-    ]
+    acts = moved_records(chain.acts, before.acts)
+    ships = moved_records(chain.ships, before.ships)
     values = [a.fee_usd_per_kg + a.customs_value_usd_per_kg for a in acts]
     values += [f.objective_cost for f in ships]
     for table in (chain.process_cap, chain.route_cap, chain.offer_cap, chain.compliant_demand):

@@ -284,8 +284,6 @@ class FastOptimizer:
                     highs.setBasis(basis)
             self._shares = shares
 
-    # ----------------------------------------------------------------------- solve
-
     def _push_chain(self, data: ModelData, cost: Floats, upper: Floats) -> None:
         """Costs and bounds of the chain's activities and shipments that are new objects (the
         chain's records are frozen: an unchanged one is the same object)."""
@@ -298,16 +296,20 @@ class FastOptimizer:
             if name not in lp.columns or not records:
                 continue
             first = lp.columns[name][0]
-            moved = [i for i, (a, b) in enumerate(zip(records, before, strict=True)) if a is not b]
-            if moved:
-                at = first + np.asarray(moved, dtype=np.intp)
-                sub = [records[i] for i in moved]
+            moved = np.flatnonzero(
+                np.fromiter(map(operator.is_not, records, before), bool, len(records))
+            )
+            if len(moved):
+                at = first + moved
+                sub = [records[i] for i in moved.tolist()]
                 cost[at] = KG_PER_T * np.fromiter((getattr(r, price) for r in sub), float, len(sub))
                 upper[at] = np.minimum(
                     np.fromiter((r.upper_t for r in sub), float, len(sub)), highspy.kHighsInf
                 )
         self._acts = list(data.chain.acts.values())
         self._ships = list(data.chain.ships.values())
+
+    # ----------------------------------------------------------------------- solve
 
     def _run(self) -> tuple[TerminationCondition, float]:
         """Run HiGHS; the termination condition and HiGHS's own time for this run."""
