@@ -43,9 +43,10 @@ ANY: Final = "any"
 # The one place the defaults live (docs/stress.md lists them). They apply when the
 # workbook has no Risks sheet, or one without data rows.
 
-#: Each supplier (with an offer) is out for the whole horizon in 5% of samples.
+#: Each supplier (with an offer or a process) is out for the whole horizon in 5% of samples.
 DEFAULT_SUPPLIER_OUTAGE: Final = 0.05
-#: Each origin country (with an offer) is out, all its suppliers with it, in 2% of samples.
+#: Each origin country (with an offer or a process) is out, all its suppliers with it,
+#: in 2% of samples.
 DEFAULT_COUNTRY_OUTAGE: Final = 0.02
 #: China stops exporting a material (all its China-origin offers) in 10% of samples ...
 DEFAULT_EXPORT_BAN: Final = 0.10
@@ -215,9 +216,13 @@ def _row_order(p: Problem) -> tuple[int, str]:
 
 
 def _universe(data: ModelData) -> dict[str, tuple[str, ...]]:
-    """What `*` and `any` range over: suppliers and origin countries with an offer, materials."""
-    suppliers = tuple(sorted({b.supplier for b in data.buys.values()}))
-    countries = tuple(sorted({b.country for b in data.buys.values()}))
+    """What `*` and `any` range over: suppliers and origin countries with an offer or (in a
+    supply chain) a process, and materials."""
+    sites = {(b.supplier, b.country) for b in data.buys.values()}
+    if data.chain is not None:
+        sites |= {(a.supplier, a.country) for a in data.chain.acts.values()}
+    suppliers = tuple(sorted({s for s, _ in sites}))
+    countries = tuple(sorted({c for _, c in sites}))
     return {
         SUPPLIER_OUTAGE: suppliers,
         COUNTRY_OUTAGE: countries,
