@@ -91,7 +91,7 @@ def sidebar_controls(session: Session, prefix: str) -> WhatIf:
                 c.country,
                 0.0,
                 100.0,
-                round(current * 100, 4),
+                float(round(current * 100, 4)),
                 step=1.0,
                 key=f"{prefix}tariff:{c.country}",
             )

@@ -34,6 +34,11 @@ TEXT_COLUMNS = {
     "scenario",
     "hts",
     "regime",
+    "process",
+    "output",
+    "from_supplier",
+    "to",
+    "stage",
 }
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

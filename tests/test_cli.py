@@ -34,7 +34,8 @@ def test_solve_default_writes_reports_and_exits_0(tmp_path: Path) -> None:
     assert "scenario" in proc.stdout and "exclude_china" in proc.stdout
     for name in ("baseline", "exclude_china"):
         folder = out / name
-        assert {p.name for p in folder.iterdir()} == {"report.xlsx", "summary.md", "results.json"}
+        files = {p.name for p in folder.iterdir()}
+        assert files == {"report.xlsx", "summary.md", "results.json", "chain.html"}
         doc = json.loads((folder / "results.json").read_text())
         assert doc["scenario"] == name and doc["status"] == "optimal"
         assert set(doc["cost_breakdown_usd"]) == {

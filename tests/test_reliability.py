@@ -25,6 +25,7 @@ from optimizer.model.data import prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Status
 from optimizer.output.report import write_scenario_report
+from optimizer.output.results import make_results
 from optimizer.runs import cli
 from optimizer.runs.pipeline import model_data, solve_scenario
 from tests.conftest import ROOT, Tables
@@ -195,7 +196,16 @@ def lane_volume(inputs: Any, country: str, material: str, rate: float) -> float:
     data = prepare(changed)
     sol = FastOptimizer(data).solve()
     assert sol.status is Status.OPTIMAL
-    return sum(q for b, q in sol.x.items() if data.buys[b].country == country and b[1] == material)
+    if data.chain is None:
+        return sum(
+            q for b, q in sol.x.items() if data.buys[b].country == country and b[1] == material
+        )
+    # with a chain: every flow of the material from the country's facilities that enters
+    # the United States (to the buyer or to a US facility), read from the Flows table
+    flows = make_results("lane", data, sol).flows
+    enters = (flows["to"] == "buyer") | (flows["to_country"] == "United States")
+    lane = enters & (flows["from_country"] == country) & (flows["material"] == material)
+    return float(flows.loc[lane, "quantity_t"].sum())
 
 
 def test_lane_break_evens_of_a_hand_solved_instance(write: Write, tables: Tables) -> None:

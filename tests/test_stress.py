@@ -85,7 +85,9 @@ def test_same_seed_gives_identical_numbers_serially_on_a_process_pool_and_on_das
         pd.testing.assert_frame_equal(other.unmet, serial.unmet)
         pd.testing.assert_frame_equal(other.suppliers, serial.suppliers)
     again = run_stress(DEFAULT_WORKBOOK, samples=40, seed=11, chunk_size=7)
-    assert costs(again) == costs(serial)  # chunking changes nothing either
+    # chunking changes nothing either, up to rounding: another chunk starts each sample's
+    # warm solve from another basis, and an optimum of the same cost may sum in another order
+    assert costs(again) == pytest.approx(costs(serial), rel=1e-12)
     other_seed = run_stress(DEFAULT_WORKBOOK, samples=40, seed=12, chunk_size=10)
     assert list(other_seed.samples["disruptions"]) != list(serial.samples["disruptions"])
 
