@@ -7,6 +7,7 @@ without touching the writers.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from typing import Any
@@ -75,12 +76,22 @@ def slug(name: str) -> str:
     return cleaned or "scenario"
 
 
+HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+
+
 def style_header(ws: Worksheet, ncols: int, row: int = 1) -> None:
-    for j in range(1, ncols + 1):
-        c = ws.cell(row=row, column=j)
-        c.font = HEADER_FONT
-        c.fill = HEADER_FILL
-        c.alignment = Alignment(wrap_text=True, vertical="top")
+    """Bold white on blue, wrapped, frozen below. The style is registered once, on the first
+    cell, and the others share its style record (openpyxl hashes a style object each time
+    one is assigned: a sheet of 20 columns would hash 60 of them)."""
+    if ncols < 1:
+        ws.freeze_panes = ws.cell(row=row + 1, column=1)
+        return
+    first = ws.cell(row=row, column=1)
+    first.font = HEADER_FONT
+    first.fill = HEADER_FILL
+    first.alignment = HEADER_ALIGNMENT
+    for j in range(2, ncols + 1):
+        ws.cell(row=row, column=j)._style = copy.copy(first._style)
     ws.freeze_panes = ws.cell(row=row + 1, column=1)
 
 

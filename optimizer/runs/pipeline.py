@@ -58,8 +58,9 @@ def analyse_plan(
     """Fill the what-if tables of an optimal plan, re-solving `opt` (left as it was found
     unless `restore` is False: a caller done with the engine saves a rebuild)."""
     ranging = opt.cost_ranging()  # reads the basis of `solution`: before any re-solve
+    ships = opt.cost_ranging("f") if opt.data.chain is not None else None
     results.breakevens_by_period = offer_breakevens(opt, solution, ranging)
-    results.tariff_breakevens = lane_breakevens(opt, solution, ranging)
+    results.tariff_breakevens = lane_breakevens(opt, solution, ranging, ships)
     results.country_breakevens = country_breakevens(opt, solution)
     if inputs.processes:
         opt.update(opt.data)
