@@ -383,3 +383,26 @@ def test_an_allied_flag_edited_in_a_what_if_moves_the_share_rows() -> None:
     assert engine.solve().objective_usd == pytest.approx(
         FastOptimizer(edited).solve().objective_usd
     )
+
+
+def test_a_probe_is_the_re_solve_of_the_changed_costs_and_puts_them_back() -> None:
+    """FastOptimizer.probe (break-evens' many one-lever what-ifs): the values it reads are
+    those of a fresh solve of the data with that cost, and afterwards the LP is the
+    original one (same optimum as before)."""
+    data = data_of("all")
+    opt = FastOptimizer(data)
+    base = opt.solve()
+    b = max((k for k, d in data.buys.items() if d.china), key=lambda k: base.x.get(k, 0.0))
+    assert base.x[b] > 0
+    d = data.buys[b]
+    rate = d.tariff_rate + 2.0  # far enough to move China's volume
+    cost = 1000 * (d.price_paid * (1 + rate) + d.freight + d.objective_extra)
+    read = [("x", k) for k in data.buys]
+    got = opt.probe({("x", b): cost}, read)
+    fresh = FastOptimizer(replace(data, buys={**data.buys, b: replace(d, tariff_rate=rate)}))
+    moved = fresh.solve()
+    assert got is not None and got[list(data.buys).index(b)] < base.x[b]
+    assert got == pytest.approx([moved.x.get(k, 0.0) for k in data.buys], abs=1e-6)
+    again = opt.solve()
+    assert again.objective_usd == pytest.approx(base.objective_usd, rel=1e-12)
+    assert dict(again.x) == pytest.approx(dict(base.x), abs=1e-6)

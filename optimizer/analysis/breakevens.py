@@ -25,6 +25,7 @@ from optimizer.common.format import pct
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.chain_edits import dutiable_ships, with_ship_rate
 from optimizer.model.data import Buy, BuyData, ModelData, repriced
+from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Tariff steps (fraction) of the coarse scan before bisection in country break-evens.
@@ -271,6 +272,9 @@ def _lane_volume(
 ) -> Callable[[float], float]:
     """The lane's volume (t, all periods) re-solved with the lane at a given rate; NaN when
     that plan is not optimal."""
+    probe = _probe_volume(opt, base, country, material)
+    if probe is not None:
+        return probe
 
     def volume_at(rate: float) -> float:
         moved = resolve(opt, with_lane_tariff(base, country, material, rate))
@@ -368,9 +372,44 @@ def with_buy_tariff(data: ModelData, b: Buy, rate: float) -> ModelData:
     return repriced(data, buys={**data.buys, b: replace(data.buys[b], tariff_rate=rate)})
 
 
+def _probe_volume(
+    opt: Engine, base: ModelData, country: str, material: str | None
+) -> Callable[[float], float] | None:
+    """On the fast engine: the volume of a country's purchases and dutiable shipments (of
+    `material`, or all) with their tariff at a rate, by `FastOptimizer.probe` (the costs
+    the rate sets are changed in HiGHS and put back; no model data is copied). None on an
+    engine without probes. The engine is pointed at `base` once, here."""
+    if not isinstance(opt, FastOptimizer):
+        return None
+    buys = [(b, d) for b, d in base.buys.items() if d.country == country]
+    buys = [(b, d) for b, d in buys if material in (None, d.material)]
+    chain = base.chain
+    ships = [(e, chain.ships[e]) for e in dutiable_ships(chain, country, material)] if chain else []
+    read: list[tuple[str, Any]] = [("x", b) for b, _ in buys] + [("f", e) for e, _ in ships]
+    opt.update(base)
+
+    def volume_at(rate: float) -> float:
+        costs = {
+            ("x", b): KG_PER_T * (d.price_paid * (1 + rate) + d.freight + d.objective_extra)
+            for b, d in buys
+        }
+        for e, f in ships:  # the tariff is on the customs value
+            tariff = (rate - f.tariff_rate) * f.customs_value_usd_per_kg
+            costs[("f", e)] = KG_PER_T * (f.objective_cost + tariff)
+        values = opt.probe(costs, read)
+        return math.nan if values is None else float(sum(values))
+
+    return volume_at
+
+
 def plan_changes_at(opt: Engine, b: Buy, rate: float, base_q: float) -> bool:
     """Re-solve with purchase b at `rate`: does its volume move away from base_q?"""
     data = opt.data
+    if isinstance(opt, FastOptimizer):
+        d = data.buys[b]
+        cost = KG_PER_T * (d.price_paid * (1 + rate) + d.freight + d.objective_extra)
+        values = opt.probe({("x", b): cost}, [("x", b)])
+        return values is not None and abs(values[0] - base_q) > 1e-6
     sol = resolve(opt, with_buy_tariff(data, b, rate))
     opt.update(data)
     return sol.status is Status.OPTIMAL and abs(sol.x.get(b, 0.0) - base_q) > 1e-6
@@ -412,19 +451,16 @@ def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
         current = max(set(rates), key=rates.count)
         base_data = with_country_tariff(data, country, current)
         base_vol = _country_volume(opt, base_data, country)
+        volume_at = _probe_volume(opt, base_data, country, None) or _resolved_volume(
+            opt, base_data, country
+        )
         # no guess from cost ranging here: ranging moves one cost at a time, a uniform rate
         # moves every cost of the country at once, and the basis can change before any
         # single bound is reached (measured on the default workbook: a guess at 4.5% passed
         # its check where the volume had already moved at 2.7%). Scan, then bisect.
         # volume cannot fall below zero, nor rise by lowering a zero tariff
-        falls = (
-            _first_change(opt, base_data, country, base_vol, current, 1.0)
-            if base_vol > EPS_T
-            else None
-        )
-        rises = (
-            _first_change(opt, base_data, country, base_vol, current, 0.0) if current > 0 else None
-        )
+        falls = _first_change(volume_at, base_vol, current, 1.0) if base_vol > EPS_T else None
+        rises = _first_change(volume_at, base_vol, current, 0.0) if current > 0 else None
         rows.append(
             {
                 "country": country,
@@ -488,15 +524,19 @@ def _country_volume(opt: Engine, data: ModelData, country: str) -> float:
     return lane_volume(data, sol, country, None)
 
 
+def _resolved_volume(opt: Engine, data: ModelData, country: str) -> Callable[[float], float]:
+    """A country's volume with every purchase at a rate, by a full re-solve (any engine)."""
+    return lambda rate: _country_volume(opt, with_country_tariff(data, country, rate), country)
+
+
 def _first_change(
-    opt: Engine, data: ModelData, country: str, vol: float, start: float, end: float
+    volume_at: Callable[[float], float], vol: float, start: float, end: float
 ) -> tuple[float, float] | None:
     """(last rate with the same volume, first rate with another), from start towards end;
     the two are at most COUNTRY_TOL apart. None when nothing changes up to `end`."""
 
     def changed(rate: float) -> bool:
-        v = _country_volume(opt, with_country_tariff(data, country, rate), country)
-        return not math.isclose(v, vol, abs_tol=1e-6)
+        return not math.isclose(volume_at(rate), vol, abs_tol=1e-6)
 
     step = COUNTRY_GRID if end > start else -COUNTRY_GRID
     lo = start

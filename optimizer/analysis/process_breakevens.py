@@ -14,6 +14,8 @@ get no break-even here (their fee is shown).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -22,6 +24,7 @@ from optimizer.contract.records import Inputs
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.chain_edits import with_process_fee
 from optimizer.model.data import ModelData, repriced
+from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
 #: Re-solve this far (USD/kg, or this share of the fee if larger) on either side of a guess.
@@ -115,13 +118,40 @@ def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFra
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _runs_at(opt: Engine, data: ModelData, s: str, p: str) -> Callable[[float], bool]:
+    """Whether process p at s runs with its fee at a value: on the fast engine by probes (the
+    costs the fee sets, on its activities and on shipments whose customs value follows it,
+    changed in HiGHS and put back), otherwise by a re-solve of the data with that fee."""
+    if not isinstance(opt, FastOptimizer):
+        return lambda at: bool(_runs(opt, _with_fee(data, s, p, at), s, p))
+    chain = data.chain
+    assert chain is not None
+    acts = [a for a in chain.acts if (a[0], a[1]) == (s, p)]
+    read: list[tuple[str, Any]] = [("y", a) for a in acts]
+    opt.update(data)
+
+    def runs(at: float) -> bool:
+        new = with_process_fee(chain, s, p, at)
+        costs: dict[tuple[str, Any], float] = {
+            ("y", a): KG_PER_T * new.acts[a].fee_usd_per_kg for a in acts
+        }
+        for e, f in new.ships.items():
+            if f is not chain.ships[e]:
+                costs[("f", e)] = KG_PER_T * f.objective_cost
+        values = opt.probe(costs, read)
+        return values is not None and sum(values) > EPS_T
+
+    return runs
+
+
 def _breakeven(
     data: ModelData, opt: Engine, s: str, p: str, fee: float, guess: float
 ) -> float | None:
     """The highest fee in [0, fee] at which process p at s runs, or None if it never does."""
+    runs_at = _runs_at(opt, data, s, p)
 
     def runs(at: float) -> bool:
-        return bool(_runs(opt, _with_fee(data, s, p, max(0.0, at)), s, p))
+        return runs_at(max(0.0, at))
 
     if math.isfinite(guess) and guess < 0 and not runs(0.0):
         return None  # ranging says it would need a negative fee, and at no fee it does not run

@@ -15,7 +15,7 @@ import gc
 import math
 import operator
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import highspy
@@ -413,6 +413,35 @@ class FastOptimizer:
             part = row_dual[first : first + len(keys)].copy()
             solution.duals[name] = ArrayMap(indexes[name], part)
         solution.reduced_costs = values("x", col_dual, clip=False)
+
+    def probe(
+        self, costs: Mapping[tuple[str, Any], float], read: Sequence[tuple[str, Any]]
+    ) -> list[float] | None:
+        """Re-solve with some columns' objective coefficients (USD per t) changed, read some
+        columns' values (clipped at 0, as a Solution holds them) and put the coefficients
+        back: the many one-lever what-ifs of a break-even search without new model data.
+
+        Columns are (family, key), e.g. ("x", (supplier, material, period)). The LP is the
+        one of `data` again afterwards; HiGHS keeps the basis the re-solve ended at (the
+        next solve starts warm from it). None when that LP is not optimal.
+        """
+        at = np.fromiter((self._column(f, k) for f, k in costs), np.intp, len(costs))
+        cols = self.lp.to_highs[at].astype(np.int32)
+        self._highs.changeColsCost(len(cols), cols, np.fromiter(costs.values(), float, len(at)))
+        try:
+            self._set_options(None, "choose")
+            tc, _ = self._run()
+            if status_of(tc) is not Status.OPTIMAL:
+                return None
+            values = self._highs.getSolution().col_value
+            where = self.lp.to_highs
+            return [max(values[int(where[self._column(f, k)])], 0.0) for f, k in read]
+        finally:
+            self._highs.changeColsCost(len(cols), cols, self.lp.cost[at])
+
+    def _column(self, family: str, key: Any) -> int:
+        """The compiled LP's column of (family, key) (its HiGHS column is lp.to_highs[...])."""
+        return self.lp.columns[family][0] + self._indexes[family].positions()[key]
 
     def cost_ranging(self, family: str = "x") -> dict[Any, tuple[float, float]]:
         """HiGHS cost ranging of a variable family's columns after an optimal solve (purchases
