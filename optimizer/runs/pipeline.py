@@ -6,9 +6,11 @@ prints or exits. Reading and validating a workbook is `optimizer.contract.book`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from optimizer.analysis.breakevens import country_breakevens, lane_breakevens, offer_breakevens
 from optimizer.analysis.policy import policy_costs
@@ -110,8 +112,9 @@ def solve_and_report_all(
 
     Scenarios are independent LPs: with several workers each builds its own model
     and HiGHS runs on one thread (no oversubscription). Worker processes are forked
-    from this one where the platform allows it (no solver exists here yet, and the
-    imports are paid once); errors are raised again here as they were raised there.
+    from this one where the platform allows it and this process runs a single thread
+    (no solver exists here yet, and the imports are paid once), spawned otherwise;
+    errors are raised again here as they were raised there.
     """
     if workers <= 1 or len(names) <= 1:
         for name in names:
@@ -119,8 +122,11 @@ def solve_and_report_all(
             yield res, write_scenario_report(res, inputs, out_dir)
         return
     tasks = [(n, ReportTask(wb, n, str(out_dir), time_limit, analyze)) for n in names]
+    # fork only from a single-threaded process (the CLI): forking while another thread holds
+    # a lock (a host application's, a logging handler's) can leave the child waiting forever
+    start: Literal["fork", "spawn"] = "fork" if threading.active_count() == 1 else "spawn"
     for out in run_tasks(
-        solve_and_report, tasks, "process", min(workers, len(names)), start_method="fork"
+        solve_and_report, tasks, "process", min(workers, len(names)), start_method=start
     ):
         if not out.ok or out.value is None:
             raise RuntimeError(f"scenario {out.key}: {out.error}")
