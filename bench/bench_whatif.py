@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from optimizer.analysis.breakevens import country_breakevens, offer_breakevens  # noqa: E402
+from optimizer.analysis.breakevens import offer_breakevens  # noqa: E402
+from optimizer.analysis.country_breakevens import country_breakevens  # noqa: E402
 from optimizer.analysis.frontier import cost_of_independence  # noqa: E402
 from optimizer.analysis.policy import policy_costs  # noqa: E402
 from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook, scenario_inputs  # noqa: E402

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.analysis.breakevens import country_breakevens, lane_breakevens
+from optimizer.analysis.breakevens import lane_breakevens
+from optimizer.analysis.country_breakevens import country_breakevens
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.common.xlsx import write_input_workbook
 from optimizer.contract.book import open_workbook

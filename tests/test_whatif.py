@@ -17,7 +17,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from optimizer.analysis.breakevens import country_breakevens, offer_breakevens, plan_changes_at
+from optimizer.analysis.breakevens import offer_breakevens, plan_changes_at
+from optimizer.analysis.country_breakevens import country_breakevens
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.policy import policy_costs
 from optimizer.contract.book import Workbook, open_workbook

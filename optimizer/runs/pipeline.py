@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from optimizer.analysis.breakevens import country_breakevens, lane_breakevens, offer_breakevens
+from optimizer.analysis.breakevens import lane_breakevens, offer_breakevens
+from optimizer.analysis.country_breakevens import country_breakevens
 from optimizer.analysis.policy import policy_costs
 from optimizer.analysis.process_breakevens import process_breakevens
 from optimizer.common.executor import run_tasks
