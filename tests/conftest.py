@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from optimizer.common.xlsx import write_input_workbook
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
 from optimizer.output.results import Results
 from optimizer.runs.pipeline import solve_scenario
+
+# CLI runs in the tests solve their scenarios in one process (in-process runs would spawn
+# workers, pytest holding threads, and pay every import again); the parallel path has
+# its own tests (test_cli.py), which pass --workers
+os.environ.setdefault("SOURCING_WORKERS", "1")
 
 Tables = dict[str, list[dict[str, Any]]]
 

@@ -184,3 +184,25 @@ def test_stress_command_is_seeded_and_writes_reports(tmp_path: Path) -> None:
     for name in ("stress.xlsx", "stress.md", "stress.json"):
         assert (tmp_path / "0" / name).exists()
     assert run("stress", "--samples", "0", "--out", tmp_path).returncode == 64
+
+
+def test_scenarios_on_two_workers_write_what_one_process_writes(tmp_path: Path) -> None:
+    """--workers 2 (forked from the single-threaded CLI) writes the same plans, break-evens
+    and chain diagrams as one process; a folder it cannot write is still exit 73."""
+    names = ["--scenario", "exclude_china", "--scenario", "dfars_in_force"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    first = run("solve", *names, "--workers", "1", "--out", one)
+    second = run("solve", *names, "--workers", "2", "--out", two)
+    assert first.returncode == second.returncode == 0, second.stderr
+    for name in ("baseline", "exclude_china", "dfars_in_force"):
+        a = json.loads((one / name / "results.json").read_text())
+        b = json.loads((two / name / "results.json").read_text())
+        for key in ("buyer_spend_usd", "allocation", "flows", "compliance", "tariff_breakevens"):
+            assert a[key] == b[key], (name, key)
+        assert (one / name / "chain.html").read_bytes() == (two / name / "chain.html").read_bytes()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    proc = run("solve", *names, "--workers", "2", "--out", blocked)
+    assert proc.returncode == 73, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert blocked.read_text(encoding="utf-8") == "not a folder"

@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_at_least(1),
         default=None,
         metavar="N",
-        help="scenarios solved in parallel (default: one per CPU core, at most one per scenario)",
+        help="scenarios solved in parallel (default: SOURCING_WORKERS, else one per CPU core)",
     )
 
     front = sub.add_parser("frontier", help="cost of independence from China: cost vs China cap")
@@ -265,6 +265,15 @@ def _status_code(results: Sequence[Results]) -> int:
     return EXIT_OK
 
 
+def default_workers() -> int:
+    """Scenario workers when --workers is not given: SOURCING_WORKERS if set (a whole number
+    >= 1; anything else is ignored), else one per CPU core."""
+    text = os.environ.get("SOURCING_WORKERS", "")
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    return os.cpu_count() or 1
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     """Validate everything requested, then solve and write one folder per scenario."""
     started = time.perf_counter()
@@ -277,7 +286,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     check_all(wb, names)
     _print_problems([p for p in validate(wb, names) if p.severity != "error"], sys.stderr)
     results = []
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or default_workers()
     for res, folder in solve_and_report_all(
         wb, names, args.out, args.time_limit, not args.no_analysis, workers
     ):
