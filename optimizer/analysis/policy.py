@@ -144,7 +144,8 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None, restore: bool = True
     (by material in `unmet_detail`). `objective_usd` is the change of the objective, which
     also prices unmet demand at the penalty (a modelling price) and is >= 0 for every
     restricting lever; spend alone can fall when a lever leaves demand unmet.
-    `restore=False` leaves `opt` at the last lever's LP (for a caller done with it).
+    `opt`, when given, holds the model data of these very inputs (its `data` is the base
+    plan); `restore=False` leaves it at the last lever's LP (for a caller done with it).
     """
     cols = [
         "lever",
