@@ -23,7 +23,7 @@ import pandas as pd
 from optimizer.analysis.replan import resolve
 from optimizer.common.format import pct
 from optimizer.contract.schema import KG_PER_T
-from optimizer.model.chain_edits import dutiable_ships, with_ship_rate
+from optimizer.model.chain_edits import dutiable_ships, ship_cost_at, with_ship_rate
 from optimizer.model.data import Buy, BuyData, ModelData, repriced
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
@@ -155,16 +155,21 @@ def chain_at_rate(data: ModelData, country: str, material: str | None, rate: flo
     return with_ship_rate(chain, dutiable_ships(chain, country, material), rate)
 
 
+def lane_members(
+    data: ModelData, country: str, material: str | None
+) -> tuple[list[Buy], list[Any]]:
+    """What pays a lane's duty: the purchases from `country` (of `material`, or all) and,
+    with a chain, the country's shipments into the importer country."""
+    buys = [b for b, d in data.buys.items() if d.country == country and material in (None, b[1])]
+    ships = dutiable_ships(data.chain, country, material) if data.chain is not None else []
+    return buys, ships
+
+
 def lane_volume(data: ModelData, sol: Solution, country: str, material: str | None) -> float:
-    """Tonnes that pay the lane's duty: purchases delivered, and (with a chain) shipments from
-    the country's facilities into the importer country."""
-    volume = sum(
-        q for b, q in sol.x.items() if data.buys[b].country == country and material in (None, b[1])
-    )
-    if data.chain is not None:
-        flows = sol.chain.get("f", {})
-        volume += sum(flows.get(e, 0.0) for e in dutiable_ships(data.chain, country, material))
-    return volume
+    """Tonnes that pay the lane's duty (`lane_members`) in a solved plan."""
+    buys, ships = lane_members(data, country, material)
+    flows = sol.chain.get("f", {})
+    return sum(sol.x.get(b, 0.0) for b in buys) + sum(flows.get(e, 0.0) for e in ships)
 
 
 def with_lane_tariff(data: ModelData, country: str, material: str, rate: float) -> ModelData:
@@ -377,21 +382,15 @@ def probe_volume(
     engine without probes. The engine is pointed at `base` once, here."""
     if not isinstance(opt, FastOptimizer):
         return None
-    buys = [(b, d) for b, d in base.buys.items() if d.country == country]
-    buys = [(b, d) for b, d in buys if material in (None, d.material)]
-    chain = base.chain
-    ships = [(e, chain.ships[e]) for e in dutiable_ships(chain, country, material)] if chain else []
-    read: list[tuple[str, Any]] = [("x", b) for b, _ in buys] + [("f", e) for e, _ in ships]
+    keys, ship_keys = lane_members(base, country, material)
+    buys = [(b, base.buys[b]) for b in keys]
+    ships = [(e, base.chain.ships[e]) for e in ship_keys] if base.chain is not None else []
+    read: list[tuple[str, Any]] = [("x", b) for b in keys] + [("f", e) for e in ship_keys]
     opt.update(base)
 
     def volume_at(rate: float) -> float:
-        costs = {
-            ("x", b): KG_PER_T * (d.price_paid * (1 + rate) + d.freight + d.objective_extra)
-            for b, d in buys
-        }
-        for e, f in ships:  # the tariff is on the customs value
-            tariff = (rate - f.tariff_rate) * f.customs_value_usd_per_kg
-            costs[("f", e)] = KG_PER_T * (f.objective_cost + tariff)
+        costs = {("x", b): KG_PER_T * d.objective_cost_at(rate) for b, d in buys}
+        costs.update({("f", e): KG_PER_T * ship_cost_at(f, rate) for e, f in ships})
         values = opt.probe(costs, read)
         return math.nan if values is None else float(sum(values))
 
@@ -402,9 +401,7 @@ def plan_changes_at(opt: Engine, b: Buy, rate: float, base_q: float) -> bool:
     """Re-solve with purchase b at `rate`: does its volume move away from base_q?"""
     data = opt.data
     if isinstance(opt, FastOptimizer):
-        d = data.buys[b]
-        cost = KG_PER_T * (d.price_paid * (1 + rate) + d.freight + d.objective_extra)
-        values = opt.probe({("x", b): cost}, [("x", b)])
+        values = opt.probe({("x", b): KG_PER_T * data.buys[b].objective_cost_at(rate)}, [("x", b)])
         return values is not None and abs(values[0] - base_q) > 1e-6
     sol = resolve(opt, with_buy_tariff(data, b, rate))
     opt.update(data)

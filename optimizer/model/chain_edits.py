@@ -11,9 +11,12 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from optimizer.model.chain_data import ChainData, ShipData
 
@@ -55,6 +58,12 @@ def carry_structure(before: ChainData, after: ChainData) -> ChainData:
     return after
 
 
+def moved_positions(now: Sequence[T], before: Sequence[T]) -> npt.NDArray[np.intp]:
+    """Positions where `now` holds another object than `before` (same length; records are
+    frozen, so an unchanged one is the same object): what a warm update must push."""
+    return np.flatnonzero(np.fromiter(map(operator.is_not, now, before), bool, len(now)))
+
+
 def moved_records(now: Mapping[Any, T], before: Mapping[Any, T]) -> list[T]:
     """Records of `now` that are new objects against `before` (same keys in the same order;
     records are frozen, so an unchanged one is the same object)."""
@@ -90,3 +99,10 @@ def with_process_fee(chain: ChainData, supplier: str, process: str, fee: float) 
                         f, customs_value_usd_per_kg=f.customs_value_usd_per_kg + delta
                     )
     return carry_structure(chain, replace(chain, acts=acts, ships=ships))
+
+
+def ship_cost_at(f: ShipData, rate: float) -> float:
+    """A shipment's objective USD/kg with its tariff (on the customs value) at `rate`: the
+    arithmetic of ShipData.objective_cost, for a break-even's what-if."""
+    spend = f.price_usd_per_kg + f.freight_usd_per_kg + rate * f.customs_value_usd_per_kg
+    return spend + f.objective_extra

@@ -67,6 +67,11 @@ class BuyData:
         """USD/kg the objective charges: landed cost, plus the support in the national view."""
         return self.landed + self.objective_extra
 
+    def objective_cost_at(self, rate: float) -> float:
+        """The objective's USD/kg with the tariff at `rate` instead (a break-even's what-if),
+        the same arithmetic as `objective_cost` and the model's x_costs."""
+        return self.price_paid * (1.0 + rate) + self.freight + self.objective_extra
+
 
 @dataclass(frozen=True)
 class StockData:

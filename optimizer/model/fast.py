@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import math
-import operator
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -27,6 +26,7 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 from optimizer.common.problems import InvalidInputError
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.build import build_model
+from optimizer.model.chain_edits import moved_positions
 from optimizer.model.compiled import (
     SHARE_FAMILIES,
     Floats,
@@ -192,9 +192,7 @@ class FastOptimizer:
             self.rebuilds += 1
             return False
         buys = list(data.buys.values())
-        changed = np.flatnonzero(
-            np.fromiter(map(operator.is_not, buys, self._buys), bool, len(buys))
-        )
+        changed = moved_positions(buys, self._buys)
         if not self._finite(data, buys, changed):
             problems = check_finite(data)  # the full check, for its messages
             if problems:
@@ -296,9 +294,7 @@ class FastOptimizer:
             if name not in lp.columns or not records:
                 continue
             first = lp.columns[name][0]
-            moved = np.flatnonzero(
-                np.fromiter(map(operator.is_not, records, before), bool, len(records))
-            )
+            moved = moved_positions(records, before)
             if len(moved):
                 at = first + moved
                 sub = [records[i] for i in moved.tolist()]
