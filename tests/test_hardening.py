@@ -687,19 +687,18 @@ def test_time_limit_reports_status_and_bound_honestly(default_wb: Workbook, tmp_
 # ---------------------------------------- output faults
 
 KILL_MID_WRITE = """
-import sys, time, zipfile
+import sys, time, pathlib
 from optimizer.contract.book import open_workbook
 from optimizer.runs.pipeline import solve_scenario
 from optimizer.output.report import write_scenario_report
 inputs, _, res = solve_scenario(open_workbook(sys.argv[1]))
-original, calls = zipfile.ZipFile.writestr, []
-def writestr(self, *args, **kwargs):
-    calls.append(1)
-    if len(calls) == 6:  # a few parts of report.xlsx are in its temporary file
-        print("MID-WRITE", flush=True)
-        time.sleep(60)
+original = pathlib.Path.write_text
+def write_text(self, *args, **kwargs):
+    # report.xlsx is in the temporary folder; summary.md is being written
+    print("MID-WRITE", flush=True)
+    time.sleep(60)
     return original(self, *args, **kwargs)
-zipfile.ZipFile.writestr = writestr
+pathlib.Path.write_text = write_text
 write_scenario_report(res, inputs, sys.argv[2])
 print("FINISHED", flush=True)
 """
@@ -726,6 +725,7 @@ def test_kill_while_writing_keeps_the_previous_report(
         # the new report is being written into a temporary folder beside the old one
         temps = [p for p in out.iterdir() if p.name.startswith(".baseline.")]
         assert temps and all(p.is_dir() and p.suffix == ".tmp" for p in temps)
+        assert any((p / "report.xlsx").is_file() for p in temps)  # half the folder written
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
         os.kill(child.pid, signal.SIGKILL)  # no cleanup, no finally: a real crash
     finally:

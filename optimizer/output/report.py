@@ -7,32 +7,26 @@ a half-written or mixed report over an earlier good one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font
 
 from optimizer.common.files import atomic_folder
-from optimizer.common.format import pct
-from optimizer.common.xlsx import save_workbook, set_cell, write_rows
+from optimizer.common.format import json_document, pct
+from optimizer.common.report_book import ReportBook
 from optimizer.contract.records import Inputs
 from optimizer.contract.schema import SHEETS_BY_NAME
 from optimizer.contract.tables import inputs_to_tables
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.sankey import sankey_spec, write_sankey_html
-from optimizer.output.styles import RATE, TONNES, USD, slug, style_header, table_sheet
+from optimizer.output.styles import RATE, TONNES, USD, slug, table_sheet
 
 
-def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
-    ws = wb.active
-    assert ws is not None
-    ws.title = "Summary"
-    set_cell(ws, 1, 1, f"Sourcing plan: {res.scenario}").font = Font(bold=True, size=14)
+def _summary_sheet(book: ReportBook, res: Results, inputs: Inputs) -> None:
+    ws = book.sheet("Summary")
+    ws.cell(1, 1, f"Sourcing plan: {res.scenario}", bold=True, font_size=14)
     lines: list[tuple[str, Any, str | None]] = [
         ("Workbook", Path(inputs.source).name, None),
         ("Scenario", res.description or res.scenario, None),
@@ -69,31 +63,29 @@ def _summary_sheet(wb: Workbook, res: Results, inputs: Inputs) -> None:
         ("Objective (USD): spend + unmet penalty, a modelling price", res.total_cost_usd, USD),
     ]
     for i, (label, value, fmt) in enumerate(lines, start=3):
-        set_cell(ws, i, 1, label).font = Font(bold=True)
-        set_cell(ws, i, 2, value, fmt)
+        ws.cell(i, 1, label, bold=True)
+        ws.cell(i, 2, value, fmt)
     row = 3 + len(lines) + 1
-    set_cell(ws, row, 1, "Buyer spend by component").font = Font(bold=True)
+    ws.cell(row, 1, "Buyer spend by component", bold=True)
     first = row + 1
     for i, key in enumerate(SPEND_KEYS, start=first):
-        set_cell(ws, i, 1, key.replace("_", " "))
-        set_cell(ws, i, 2, res.cost_breakdown_usd[key], USD)
+        ws.cell(i, 1, key.replace("_", " "))
+        ws.cell(i, 2, res.cost_breakdown_usd[key], USD)
     last = first + len(SPEND_KEYS) - 1
-    set_cell(ws, last + 1, 1, "unmet-demand penalty (modelling price, objective only)")
-    set_cell(ws, last + 1, 2, res.cost_breakdown_usd["unmet_penalty"], USD)
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Buyer spend by component (USD)"
-    chart.legend = None
-    chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
-    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    chart.height, chart.width = 7, 14
-    ws.add_chart(chart, "D3")
+    ws.cell(last + 1, 1, "unmet-demand penalty (modelling price, objective only)")
+    ws.cell(last + 1, 2, res.cost_breakdown_usd["unmet_penalty"], USD)
+    chart = book.chart("bar")
+    chart.add_series({"categories": ws.ref(first, 1, last, 1), "values": ws.ref(first, 2, last, 2)})
+    chart.set_title({"name": "Buyer spend by component (USD)"})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 530, "height": 265})
+    ws.insert_chart("D3", chart)
     row = last + 3
-    set_cell(ws, row, 1, "What binds").font = Font(bold=True)
+    ws.cell(row, 1, "What binds", bold=True)
     for i, text in enumerate(res.highlights or ["nothing binds"], start=row + 1):
-        set_cell(ws, i, 1, text)
-    ws.column_dimensions["A"].width = 52
-    ws.column_dimensions["B"].width = 22
+        ws.cell(i, 1, text)
+    ws.width(1, 52)
+    ws.width(2, 22)
 
 
 def tariff_line(res: Results) -> str:
@@ -102,11 +94,11 @@ def tariff_line(res: Results) -> str:
     return f"regime {regime}" + (f" (as of {res.data_date})" if res.data_date else "")
 
 
-def _volume_chart_sheet(wb: Workbook, res: Results) -> None:
+def _volume_chart_sheet(book: ReportBook, res: Results) -> None:
     """Tonnes by origin country per material and period, as a stacked native bar chart."""
-    ws = wb.create_sheet("Volume by origin")
+    ws = book.sheet("Volume by origin")
     if res.shares.empty:
-        set_cell(ws, 1, 1, "no purchases")
+        ws.cell(1, 1, "no purchases")
         return
     pivot = res.shares.pivot_table(
         index=["material", "period"],
@@ -120,67 +112,66 @@ def _volume_chart_sheet(wb: Workbook, res: Results) -> None:
         [f"{m} {t}", *map(float, vals)]
         for (m, t), vals in zip(pivot.index, pivot.values, strict=True)
     ]
-    last = write_rows(ws, header, rows, dict.fromkeys(header[1:], TONNES))
-    style_header(ws, len(header))
-    chart = BarChart()
-    chart.type = "bar"
-    chart.grouping = "stacked"
-    chart.overlap = 100
-    chart.title = "Tonnes by origin country"
-    chart.y_axis.title = "t"
-    chart.add_data(
-        Reference(ws, min_col=2, max_col=len(header), min_row=1, max_row=last),
-        titles_from_data=True,
-    )
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
-    chart.height, chart.width = max(8, 0.6 * len(rows)), 18
-    ws.add_chart(chart, f"{chr(ord('A') + min(len(header) + 1, 25))}2")
+    last = ws.rows(header, rows, dict.fromkeys(header[1:], TONNES))
+    chart = book.chart("bar", "stacked")
+    for j in range(2, len(header) + 1):
+        chart.add_series(
+            {
+                "name": ws.ref(1, j, 1, j),
+                "categories": ws.ref(2, 1, last, 1),
+                "values": ws.ref(2, j, last, j),
+                "overlap": 100,
+            }
+        )
+    chart.set_title({"name": "Tonnes by origin country"})
+    chart.set_x_axis({"name": "t"})
+    chart.set_y_axis({"reverse": True})  # first material at the top, as the table reads
+    chart.set_size({"width": 680, "height": int(max(300, 23 * len(rows)))})
+    ws.insert_chart(f"{chr(ord('A') + min(len(header) + 1, 25))}2", chart)
 
 
-def _costs_sheet(wb: Workbook, res: Results) -> None:
+def _costs_sheet(book: ReportBook, res: Results) -> None:
     alloc = res.allocation
     cols = ["purchase_usd", "tariff_usd", "freight_usd", "cost_usd"]
     if alloc.empty:
         df = pd.DataFrame(columns=["material", "period", *cols])
     else:
         df = alloc.groupby(["material", "period"], sort=False, as_index=False)[cols].sum()
-    table_sheet(wb, "Costs", df)
+    table_sheet(book, "Costs", df)
 
 
-def _chain_sheets(wb: Workbook, res: Results) -> None:
+def _chain_sheets(book: ReportBook, res: Results) -> None:
     """The supply chain: compliance per segment, origin by stage, flows, activity, discards."""
     if res.has_chain and len(res.compliance.columns):
-        table_sheet(wb, "Compliance", res.compliance)
-    table_sheet(wb, "Origin by stage", res.origin_by_stage)
-    table_sheet(wb, "Flows", res.flows)
-    table_sheet(wb, "Activity", res.activity)
-    table_sheet(wb, "Discarded", res.discarded)
+        table_sheet(book, "Compliance", res.compliance)
+    table_sheet(book, "Origin by stage", res.origin_by_stage)
+    table_sheet(book, "Flows", res.flows)
+    table_sheet(book, "Activity", res.activity)
+    table_sheet(book, "Discarded", res.discarded)
 
 
-def _inputs_sheets(wb: Workbook, inputs: Inputs) -> None:
+def _inputs_sheets(book: ReportBook, inputs: Inputs) -> None:
     """The inputs used, one sheet each, named `In <Sheet>` (Settings as setting/value rows)."""
     for sheet, rows in inputs_to_tables(inputs).items():
         header = [c.name for c in SHEETS_BY_NAME[sheet.lower()].columns]
-        ws = wb.create_sheet(f"In {sheet}")
-        write_rows(ws, header, ([row.get(c) for c in header] for row in rows))
-        style_header(ws, len(header))
+        book.sheet(f"In {sheet}").rows(header, ([row.get(c) for c in header] for row in rows))
 
 
-def report_workbook(res: Results, inputs: Inputs) -> Workbook:
-    """The report as an openpyxl Workbook (not yet saved)."""
-    wb = Workbook()
-    _summary_sheet(wb, res, inputs)
-    _volume_chart_sheet(wb, res)
-    table_sheet(wb, "Allocation", res.allocation)
-    _costs_sheet(wb, res)
-    table_sheet(wb, "Shares", res.shares)
-    table_sheet(wb, "China exposure", res.china_exposure)
-    table_sheet(wb, "Tariff rates", res.tariff_rates)
-    table_sheet(wb, "Unmet", res.unmet)
-    table_sheet(wb, "Stock", res.stock)
-    table_sheet(wb, "Shadow prices", res.shadow_prices)
+def report_xlsx(res: Results, inputs: Inputs) -> bytes:
+    """The report workbook's file (report.xlsx) as bytes."""
+    book = ReportBook()
+    _summary_sheet(book, res, inputs)
+    _volume_chart_sheet(book, res)
+    table_sheet(book, "Allocation", res.allocation)
+    _costs_sheet(book, res)
+    table_sheet(book, "Shares", res.shares)
+    table_sheet(book, "China exposure", res.china_exposure)
+    table_sheet(book, "Tariff rates", res.tariff_rates)
+    table_sheet(book, "Unmet", res.unmet)
+    table_sheet(book, "Stock", res.stock)
+    table_sheet(book, "Shadow prices", res.shadow_prices)
     if res.has_chain:
-        _chain_sheets(wb, res)
+        _chain_sheets(book, res)
     for title, df in (
         ("Policy costs", res.policy_costs),
         ("Tariff break-evens", res.tariff_breakevens),
@@ -189,9 +180,9 @@ def report_workbook(res: Results, inputs: Inputs) -> Workbook:
         ("Process break-evens", res.process_breakevens),
     ):
         if len(df.columns):
-            table_sheet(wb, title, df)
-    _inputs_sheets(wb, inputs)
-    return wb
+            table_sheet(book, title, df)
+    _inputs_sheets(book, inputs)
+    return book.to_bytes()
 
 
 def _usd(value: float | None) -> str:
@@ -400,11 +391,11 @@ def write_scenario_report(res: Results, inputs: Inputs, out_dir: str | Path) -> 
     it was, never a mix of old and new files.
     """
     folder = Path(out_dir) / slug(res.scenario)
-    wb = report_workbook(res, inputs)
+    xlsx = report_xlsx(res, inputs)
     text = summary_markdown(res)
-    doc = json.dumps(_json_safe_doc(res), indent=2, allow_nan=False)
+    doc = json_document(_json_safe_doc(res))
     with atomic_folder(folder) as tmp:
-        save_workbook(wb, tmp / "report.xlsx")
+        (tmp / "report.xlsx").write_bytes(xlsx)
         (tmp / "summary.md").write_text(text, encoding="utf-8")
         (tmp / "results.json").write_text(doc, encoding="utf-8")
         if res.has_chain and len(res.flows):

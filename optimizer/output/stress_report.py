@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -10,16 +9,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.worksheet.worksheet import Worksheet
 
 from optimizer.analysis.stress_result import StressResult, cost_buckets
 from optimizer.common.files import atomic_path
-from optimizer.common.format import millions, money_m, pct, tonnes
-from optimizer.common.xlsx import save_workbook, set_cell, write_rows
+from optimizer.common.format import json_document, millions, money_m, pct, tonnes
+from optimizer.common.report_book import ReportBook, Sheet
 from optimizer.output.markdown import markdown_table, md_text
-from optimizer.output.styles import HEADER_FILL, HEADER_FONT
 
 #: Suppliers and drivers listed in stress.md.
 TOP: Final = 10
@@ -102,16 +97,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _sheet(wb: Workbook, title: str, df: pd.DataFrame, start_row: int = 1) -> Worksheet:
-    ws = wb.create_sheet(title)
+def _sheet(book: ReportBook, title: str, df: pd.DataFrame, start_row: int = 1) -> Sheet:
+    ws = book.sheet(title)
     header = [str(c) for c in df.columns]
     formats = {c: f for c in header if (f := _format(c))}
     rows = ([_cell(v) for v in row] for row in df.itertuples(index=False, name=None))
-    write_rows(ws, header, rows, formats, start_row=start_row)
-    for j in range(1, len(header) + 1):
-        c = ws.cell(row=start_row, column=j)
-        c.font, c.fill = HEADER_FONT, HEADER_FILL
-    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    ws.rows(header, rows, formats, start_row=start_row)
     return ws
 
 
@@ -261,58 +252,60 @@ def stress_markdown(result: StressResult) -> str:
     return "\n".join(lines)
 
 
-def stress_workbook(result: StressResult) -> Workbook:
-    """stress.xlsx: Summary, Spend distribution (native bar chart), Shortfalls, Suppliers,
-    Drivers, Risks, Samples."""
-    wb = Workbook()
-    first = wb.active
-    assert first is not None
-    wb.remove(first)
-    ws = _sheet(wb, "Summary", result.summary, start_row=3)
-    set_cell(ws, 1, 1, result.headline)
-    ws.column_dimensions["A"].width = 30
-    ws.column_dimensions["B"].width = 20
-    for r in range(4, 4 + len(result.summary)):
-        unit = ws.cell(row=r, column=3).value
-        value = ws.cell(row=r, column=2)
-        if str(unit).startswith("USD"):
-            value.number_format = '"$"#,##0'
+def stress_workbook(result: StressResult) -> bytes:
+    """stress.xlsx (as bytes): Summary, Spend distribution (native bar chart), Shortfalls,
+    Suppliers, Drivers, Risks, Samples."""
+    book = ReportBook()
+    ws = _sheet(book, "Summary", result.summary, start_row=3)
+    ws.cell(1, 1, result.headline)
+    ws.width(1, 30)
+    ws.width(2, 20)
+    for r, row in enumerate(result.summary.itertuples(index=False), start=4):
+        unit = str(row.unit)
+        if unit.startswith("USD"):
+            ws.cell(r, 2, _cell(row.value), '"$"#,##0')
         elif unit == "fraction":
-            value.number_format = "0.0%"
+            ws.cell(r, 2, _cell(row.value), "0.0%")
     buckets = cost_buckets(result)
-    dist = _sheet(wb, "Spend distribution", buckets)
+    dist = _sheet(book, "Spend distribution", buckets)
     n = len(buckets)
     if n:
-        chart = BarChart()
-        chart.title = "Buyer spend per sample (re-optimised)"
-        chart.x_axis.title = "buyer spend, USD M"
-        chart.y_axis.title = "samples"
-        chart.legend = None
-        chart.add_data(Reference(dist, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True)
-        chart.set_categories(Reference(dist, min_col=1, min_row=2, max_row=n + 1))
-        chart.height, chart.width = 9, 20
-        dist.add_chart(chart, f"A{n + 3}")
-    dist.column_dimensions["A"].width = 26
-    _sheet(wb, "Shortfalls", result.unmet)
-    _sheet(wb, "Suppliers", result.suppliers)
-    _sheet(wb, "Drivers", result.drivers)
-    _sheet(wb, "Risks", result.risks)
-    samples = _sheet(wb, "Samples", result.samples)
-    samples.column_dimensions["B"].width = 60
-    return wb
+        chart = book.chart("column")
+        chart.add_series(
+            {
+                "name": dist.ref(1, 4, 1, 4),
+                "categories": dist.ref(2, 1, n + 1, 1),
+                "values": dist.ref(2, 4, n + 1, 4),
+                "gap": 10,
+            }
+        )
+        chart.set_title({"name": "Buyer spend per sample (re-optimised)"})
+        chart.set_x_axis({"name": "buyer spend, USD M"})
+        chart.set_y_axis({"name": "samples"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": 750, "height": 340})
+        dist.insert_chart(f"A{n + 3}", chart)
+    dist.width(1, 26)
+    _sheet(book, "Shortfalls", result.unmet)
+    _sheet(book, "Suppliers", result.suppliers)
+    _sheet(book, "Drivers", result.drivers)
+    _sheet(book, "Risks", result.risks)
+    samples = _sheet(book, "Samples", result.samples)
+    samples.width(2, 60)
+    return book.to_bytes()
 
 
 def write_stress_report(result: StressResult, out_dir: str | Path) -> list[Path]:
     """stress.xlsx, stress.md and stress.json in `out_dir`, each replaced only once all were
     written (an earlier report survives a failure)."""
     out = Path(out_dir)
-    wb = stress_workbook(result)
+    xlsx_bytes = stress_workbook(result)
     md = stress_markdown(result)
-    doc = json.dumps(stress_json(result), indent=2, allow_nan=False) + "\n"
+    doc = json_document(stress_json(result))
     paths = [out / "stress.xlsx", out / "stress.md", out / "stress.json"]
     with ExitStack() as stack:
         xlsx, mdp, js = (stack.enter_context(atomic_path(p)) for p in paths)
-        save_workbook(wb, xlsx)
+        xlsx.write_bytes(xlsx_bytes)
         mdp.write_text(md, encoding="utf-8")
         js.write_text(doc, encoding="utf-8")
     return paths

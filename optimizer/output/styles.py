@@ -7,17 +7,11 @@ without touching the writers.
 
 from __future__ import annotations
 
-import copy
-import math
 import re
-from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.worksheet.worksheet import Worksheet
 
-from optimizer.common.xlsx import write_rows
+from optimizer.common.report_book import ReportBook, Sheet
 
 USD = '"$"#,##0'
 USD_KG = '"$"#,##0.00'
@@ -66,33 +60,11 @@ FORMATS = {
     "change_t": TONNES,
 }
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-
 
 def slug(name: str) -> str:
     """A folder name for a scenario: letters, digits, dot, dash, underscore."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
     return cleaned or "scenario"
-
-
-HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
-
-
-def style_header(ws: Worksheet, ncols: int, row: int = 1) -> None:
-    """Bold white on blue, wrapped, frozen below. The style is registered once, on the first
-    cell, and the others share its style record (openpyxl hashes a style object each time
-    one is assigned: a sheet of 20 columns would hash 60 of them)."""
-    if ncols < 1:
-        ws.freeze_panes = ws.cell(row=row + 1, column=1)
-        return
-    first = ws.cell(row=row, column=1)
-    first.font = HEADER_FONT
-    first.fill = HEADER_FILL
-    first.alignment = HEADER_ALIGNMENT
-    for j in range(2, ncols + 1):
-        ws.cell(row=row, column=j)._style = copy.copy(first._style)
-    ws.freeze_panes = ws.cell(row=row + 1, column=1)
 
 
 def column_format(column: str) -> str | None:
@@ -106,21 +78,12 @@ def column_format(column: str) -> str | None:
 
 
 def table_sheet(
-    wb: Workbook, title: str, df: pd.DataFrame, keep_scenario: bool = False
-) -> Worksheet:
-    ws = wb.create_sheet(title)
+    book: ReportBook, title: str, df: pd.DataFrame, keep_scenario: bool = False, start_row: int = 1
+) -> Sheet:
+    """A sheet holding one result table: styled header, formats by column name."""
+    ws = book.sheet(title)
     header = [str(c) for c in df.columns if keep_scenario or c != "scenario"]
     rows = df[header].itertuples(index=False, name=None)
     formats = {c: f for c in header if (f := column_format(c))}
-    write_rows(ws, header, ([plain(v) for v in row] for row in rows), formats)
-    style_header(ws, len(header))
+    ws.rows(header, rows, formats, start_row=start_row)  # numpy, NaN, inf handled there
     return ws
-
-
-def plain(value: Any) -> Any:
-    """numpy scalars to Python ones for openpyxl; NaN and infinities as blank cells."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

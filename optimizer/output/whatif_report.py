@@ -7,13 +7,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, LineChart, Reference
-
 from optimizer.analysis.frontier import Frontier
 from optimizer.common.files import atomic_path
 from optimizer.common.format import millions, pct
-from optimizer.common.xlsx import save_workbook, set_cell, write_csv
+from optimizer.common.report_book import ReportBook
+from optimizer.common.xlsx import write_csv
 from optimizer.output.compare import Comparison
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.styles import table_sheet
@@ -24,28 +22,29 @@ from optimizer.output.styles import table_sheet
 def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
     """comparison.xlsx (a native chart of buyer-spend deltas) and comparison.md, atomically."""
     out = Path(out_dir)
-    wb = Workbook()
-    first = wb.active
-    assert first is not None
-    wb.remove(first)
-    ws = table_sheet(wb, "Summary", comp.summary, keep_scenario=True)
+    book = ReportBook()
+    ws = table_sheet(book, "Summary", comp.summary, keep_scenario=True)
     n = len(comp.summary)
-    header = [c.value for c in ws[1]]
-    col = header.index("spend_delta_usd") + 1
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Buyer spend vs baseline (USD)"
-    chart.legend = None
-    chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=n + 1), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    chart.height, chart.width = max(7, 0.7 * n), 16
-    ws.add_chart(chart, f"A{n + 4}")
-    table_sheet(wb, "By material", comp.by_material, keep_scenario=True)
-    table_sheet(wb, "Allocation changes", comp.allocation_changes, keep_scenario=True)
-    notes = wb.create_sheet("Headlines")
+    col = [str(c) for c in comp.summary.columns].index("spend_delta_usd") + 1
+    chart = book.chart("bar")
+    chart.add_series(
+        {
+            "name": ws.ref(1, col, 1, col),
+            "categories": ws.ref(2, 1, n + 1, 1),
+            "values": ws.ref(2, col, n + 1, col),
+        }
+    )
+    chart.set_title({"name": "Buyer spend vs baseline (USD)"})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True})
+    chart.set_size({"width": 600, "height": int(max(265, 26 * n))})
+    ws.insert_chart(f"A{n + 4}", chart)
+    table_sheet(book, "By material", comp.by_material, keep_scenario=True)
+    table_sheet(book, "Allocation changes", comp.allocation_changes, keep_scenario=True)
+    notes = book.sheet("Headlines")
     for i, line in enumerate(comp.sentences, start=1):
-        set_cell(notes, i, 1, line)
-    notes.column_dimensions["A"].width = 140
+        notes.cell(i, 1, line)
+    notes.width(1, 140)
     s = comp.summary
     unmet_cols = [c for c in s.columns if c.startswith("unmet: ")]
 
@@ -104,7 +103,7 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
     with ExitStack() as stack:
         xlsx = stack.enter_context(atomic_path(out / "comparison.xlsx"))
         mdp = stack.enter_context(atomic_path(out / "comparison.md"))
-        save_workbook(wb, xlsx)
+        xlsx.write_bytes(book.to_bytes())
         mdp.write_text(md, encoding="utf-8")
     return [out / "comparison.xlsx", out / "comparison.md"]
 
@@ -128,39 +127,37 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
     table = front.table.copy()
     if "workbook_setting" in table:  # the workbook's own point as its own chart series
         table["workbook_point_usd"] = table["buyer_spend_usd"].where(table["workbook_setting"])
-    wb = Workbook()
-    first = wb.active
-    assert first is not None
-    wb.remove(first)
-    ws = table_sheet(wb, "Frontier", table, keep_scenario=True)
+    book = ReportBook()
+    ws = table_sheet(book, "Frontier", table, keep_scenario=True)
     n = len(table)
-    header = [c.value for c in ws[1]]
-    chart = LineChart()
-    chart.title = "Cost of independence from China"
-    chart.x_axis.title = "max China share"
-    chart.y_axis.title = "buyer spend (USD)"
-    cost_col = header.index("buyer_spend_usd") + 1
-    chart.add_data(Reference(ws, min_col=cost_col, min_row=1, max_row=n + 1), titles_from_data=True)
+    header = [str(c) for c in table.columns]
+
+    def series(column: str) -> dict[str, Any]:
+        j = header.index(column) + 1
+        return {
+            "name": ws.ref(1, j, 1, j),
+            "categories": ws.ref(2, 1, n + 1, 1),
+            "values": ws.ref(2, j, n + 1, j),
+        }
+
+    chart = book.chart("line")
+    chart.set_title({"name": "Cost of independence from China"})
+    chart.set_x_axis({"name": "max China share"})
+    chart.set_y_axis({"name": "buyer spend (USD)"})
+    chart.add_series(series("buyer_spend_usd"))
     if "workbook_point_usd" in header:
-        mine = header.index("workbook_point_usd") + 1
-        chart.add_data(Reference(ws, min_col=mine, min_row=1, max_row=n + 1), titles_from_data=True)
-        marker = chart.series[-1]
-        marker.marker.symbol, marker.marker.size = "diamond", 10
-        marker.graphicalProperties.line.noFill = True
-    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
-    unmet = BarChart()
-    unmet_col = header.index("unmet_t") + 1
-    unmet.add_data(
-        Reference(ws, min_col=unmet_col, min_row=1, max_row=n + 1), titles_from_data=True
-    )
-    unmet.y_axis.axId = 200
-    unmet.y_axis.title = "unmet (t)"
-    unmet.y_axis.crosses = "max"
-    chart += unmet
-    chart.height, chart.width = 9, 18
-    ws.add_chart(chart, f"A{n + 6}")
-    set_cell(ws, n + 3, 1, front.sentence)
-    set_cell(ws, n + 4, 1, front.note)
+        chart.add_series(
+            series("workbook_point_usd")
+            | {"marker": {"type": "diamond", "size": 10}, "line": {"none": True}}
+        )
+    unmet = book.chart("column")
+    unmet.add_series(series("unmet_t") | {"y2_axis": True})
+    unmet.set_y2_axis({"name": "unmet (t)"})
+    chart.combine(unmet)
+    chart.set_size({"width": 680, "height": 340})
+    ws.insert_chart(f"A{n + 6}", chart)
+    ws.cell(n + 3, 1, front.sentence)
+    ws.cell(n + 4, 1, front.note)
     mats = [c.split(": ")[0] for c in table.columns if c.endswith(": spend_usd")]
     md = "\n".join(
         [
@@ -210,6 +207,6 @@ def write_frontier(front: Frontier, out_dir: str | Path) -> list[Path]:
         xlsx = stack.enter_context(atomic_path(out / "frontier.xlsx"))
         mdp = stack.enter_context(atomic_path(out / "frontier.md"))
         write_csv(csv_path, table)
-        save_workbook(wb, xlsx)
+        xlsx.write_bytes(book.to_bytes())
         mdp.write_text(md, encoding="utf-8")
     return [out / "frontier.csv", out / "frontier.xlsx", out / "frontier.md"]

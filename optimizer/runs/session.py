@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import tempfile
 import time
@@ -34,7 +33,7 @@ from optimizer.contract.tables import Tables, inputs_to_tables, parse_tables
 from optimizer.model.data import prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Engine, EngineFactory, Status
-from optimizer.output.report import report_workbook
+from optimizer.output.report import report_xlsx
 from optimizer.output.results import Results, make_results
 
 #: Largest upload accepted by the app, bytes.
@@ -211,9 +210,7 @@ def open_upload(name: str, data: bytes) -> tuple[Workbook | None, list[Problem],
 
 def report_bytes(results: Results, inputs: Inputs) -> bytes:
     """The report workbook of a what-if, as bytes for a download button."""
-    buf = io.BytesIO()
-    report_workbook(results, inputs).save(buf)
-    return buf.getvalue()
+    return report_xlsx(results, inputs)
 
 
 def inputs_bytes(tables: Tables) -> bytes:
