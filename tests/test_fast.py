@@ -173,6 +173,31 @@ def test_structure_change_rebuilds() -> None:
     assert_same(mine.solve(), pyomo.solve())
 
 
+def test_back_to_the_previous_structure_swaps_in_its_lp(default_wb: Workbook) -> None:
+    """A structural what-if and back (as policy costs do): the second change swaps the kept LP
+    back in, updated to the new data, instead of rebuilding; the optimum is a fresh one's."""
+    base = model_data(default_wb)[1]
+    strict = model_data(default_wb, "dfars_in_force")[1]
+    assert strict.structure != base.structure
+    engine = FastOptimizer(base)
+    first = engine.solve()
+    assert engine.update(strict) is False and engine.rebuilds == 1
+    assert engine.solve().objective_usd == pytest.approx(
+        FastOptimizer(strict).solve().objective_usd, **TOL
+    )
+    # back to the baseline's structure with other prices: no rebuild, the prices pushed
+    dearer = replace(
+        base, buys={k: replace(b, freight=b.freight + 5.0) for k, b in base.buys.items()}
+    )
+    assert dearer.structure == base.structure
+    assert engine.update(dearer) is False and engine.rebuilds == 1
+    got, want = engine.solve(), FastOptimizer(dearer).solve()
+    assert got.objective_usd == pytest.approx(want.objective_usd, **TOL)
+    assert got.objective_usd != pytest.approx(first.objective_usd, **TOL)
+    assert engine.update(base) is True  # and in place from there on
+    assert engine.solve().objective_usd == pytest.approx(first.objective_usd, **TOL)
+
+
 def test_default_workbook_and_its_scenarios_match_pyomo(default_wb: Workbook) -> None:
     """The default workbook (contract v2, a supply chain): baseline, then every scenario by
     update() on one optimizer per path, the same optimum on both. (The chain's columns are

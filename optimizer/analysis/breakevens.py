@@ -387,11 +387,12 @@ def probe_volume(
     ships = [(e, base.chain.ships[e]) for e in ship_keys] if base.chain is not None else []
     read: list[tuple[str, Any]] = [("x", b) for b in keys] + [("f", e) for e in ship_keys]
     opt.update(base)
+    probe = opt.prober(read, read)  # the lane's columns: their costs move, their sum is read
 
     def volume_at(rate: float) -> float:
-        costs = {("x", b): KG_PER_T * d.objective_cost_at(rate) for b, d in buys}
-        costs.update({("f", e): KG_PER_T * ship_cost_at(f, rate) for e, f in ships})
-        values = opt.probe(costs, read)
+        costs = [KG_PER_T * d.objective_cost_at(rate) for _, d in buys]
+        costs += [KG_PER_T * ship_cost_at(f, rate) for _, f in ships]
+        values = probe(costs)
         return math.nan if values is None else float(sum(values))
 
     return volume_at

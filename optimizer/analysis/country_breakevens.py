@@ -61,10 +61,10 @@ def country_breakevens(opt: Engine, sol: Solution) -> pd.DataFrame:
         rates = [b.tariff_rate for b in data.buys.values() if b.country == country]
         current = max(set(rates), key=rates.count)
         base_data = with_country_tariff(data, country, current)
-        base_vol = _country_volume(opt, base_data, country)
         volume_at = probe_volume(opt, base_data, country, None) or _resolved_volume(
             opt, base_data, country
         )
+        base_vol = volume_at(current)  # one probe, not a full re-solve with its extraction
         # no guess from cost ranging here: ranging moves one cost at a time, a uniform rate
         # moves every cost of the country at once, and the basis can change before any
         # single bound is reached (measured on the default workbook: a guess at 4.5% passed

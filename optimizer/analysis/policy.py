@@ -176,8 +176,15 @@ def policy_costs(inputs: Inputs, opt: Engine | None = None, restore: bool = True
             dual = sum(
                 abs(v) for idx, v in base.duals.get(lever.family, {}).items() if lever.match(idx)
             )
-        relaxed = prepare(lever.relax(inputs))
-        without = resolve(opt, relaxed)
+        if lever.family == "offtake_min" and isinstance(opt, FastOptimizer):
+            # the same LP with the offtake's minimum rows opened: no new data, no rebuild
+            relaxed = data
+            opt.update(data)
+            opened = [k for k in data.hard_minimum if lever.match(k)]
+            without = opt.solve_without_rows("offtake_min", opened)
+        else:
+            relaxed = prepare(lever.relax(inputs))
+            without = resolve(opt, relaxed)
         row: dict[str, object] = dict.fromkeys(cols)
         row.update(lever=lever.name, kind=lever.kind, dual_usd_per_t=dual)
         row["status_without"] = without.status.value
@@ -213,9 +220,12 @@ def _sentence(
         )
     spend = float(str(row["cost_usd"]))
     pct = row["cost_pct"]
-    text = f"The {name} changes buyer spend by {money_m(spend, signed=True)} over {span}"
-    if pct is not None:
-        text += f" ({float(str(pct)):+.1%})"
+    if abs(spend) < 0.5:  # solver noise around zero: no "-$0.0 M"
+        text = f"The {name} does not change buyer spend over {span}"
+    else:
+        text = f"The {name} changes buyer spend by {money_m(spend, signed=True)} over {span}"
+        if pct is not None:
+            text += f" ({float(str(pct)):+.1%})"
     fiscal = float(str(row["fiscal_usd"]))
     if abs(fiscal) >= 0.5:
         text += f" and fiscal cost by {money_m(fiscal, signed=True)}"

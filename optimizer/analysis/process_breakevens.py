@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.analysis.replan import resolve
@@ -129,16 +130,22 @@ def _runs_at(opt: Engine, data: ModelData, s: str, p: str) -> Callable[[float], 
     acts = [a for a in chain.acts if (a[0], a[1]) == (s, p)]
     read: list[tuple[str, Any]] = [("y", a) for a in acts]
     opt.update(data)
+    # every cost the fee sets is affine in it (the fee itself, and tariff x a customs value
+    # that follows it): evaluated at fees 0 and 1 once, each probe is c0 + fee x (c1 - c0)
+    ends = [with_process_fee(chain, s, p, at) for at in (0.0, 1.0)]
+    ships = [e for e, f in chain.ships.items() if any(c.ships[e] is not f for c in ends)]
+    changed: list[tuple[str, Any]] = [("y", a) for a in acts] + [("f", e) for e in ships]
+    c0, c1 = (
+        np.array(
+            [KG_PER_T * c.acts[a].fee_usd_per_kg for a in acts]
+            + [KG_PER_T * c.ships[e].objective_cost for e in ships]
+        )
+        for c in ends
+    )
+    probe = opt.prober(changed, read)
 
     def runs(at: float) -> bool:
-        new = with_process_fee(chain, s, p, at)
-        costs: dict[tuple[str, Any], float] = {
-            ("y", a): KG_PER_T * new.acts[a].fee_usd_per_kg for a in acts
-        }
-        for e, f in new.ships.items():
-            if f is not chain.ships[e]:
-                costs[("f", e)] = KG_PER_T * f.objective_cost
-        values = opt.probe(costs, read)
+        values = probe(c0 + at * (c1 - c0))
         return values is not None and sum(values) > EPS_T
 
     return runs

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from optimizer.common.problems import Problem
 from optimizer.contract.records import Inputs, Offer, Settings
 from optimizer.contract.tariff_checks import active_regime
@@ -346,6 +348,36 @@ def chain_is_finite(chain: ChainData, before: ChainData | None) -> bool:
         return False
     return not any(math.isnan(a.upper_t) for a in acts) and not any(
         math.isnan(f.upper_t) for f in ships
+    )
+
+
+def update_is_finite(data: ModelData, new_buys: list[BuyData], before: ChainData | None) -> bool:
+    """Whether everything check_finite looks at is finite, in time proportional to a change.
+
+    For an update in place: purchases are looked at only when they are new objects
+    (`new_buys`: BuyData is frozen, and the others passed when they came in); every
+    other table is small and is checked in full, with numpy.
+    """
+
+    def finite(values: Any, n: int) -> bool:
+        return bool(np.isfinite(np.fromiter(values, float, n)).all())
+
+    s = data.settings
+    shares = (s.max_china_share, s.max_country_share, s.min_allied_share)
+    return (
+        finite((d.objective_cost for d in new_buys), len(new_buys))
+        and not any(math.isnan(d.upper_t) for d in new_buys)
+        and finite(data.demand.values(), len(data.demand))
+        and finite(data.capacity.values(), len(data.capacity))
+        and finite(data.hard_minimum.values(), len(data.hard_minimum))
+        and finite((q * f for q, f in data.take_or_pay.values()), len(data.take_or_pay))
+        and finite(
+            (v.initial_t + v.reserve_t + v.holding_usd_per_kg for v in data.stock.values()),
+            len(data.stock),
+        )
+        and finite((*shares, s.unmet_penalty_usd_per_kg), len(shares) + 1)
+        and not any(math.isnan(v.max_t) for v in data.stock.values())
+        and (data.chain is None or chain_is_finite(data.chain, before))
     )
 
 

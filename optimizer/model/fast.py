@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import highspy
@@ -28,7 +28,7 @@ from optimizer.contract.schema import KG_PER_T
 from optimizer.model.build import build_model
 from optimizer.model.chain_edits import moved_positions
 from optimizer.model.compiled import (
-    SHARE_FAMILIES,
+    CompiledLp,
     Floats,
     Key,
     compile_model,
@@ -41,7 +41,7 @@ from optimizer.model.compiled import (
     x_costs,
 )
 from optimizer.model.compiled_chain import CHAIN_COLUMNS, column_uppers
-from optimizer.model.data import BuyData, ModelData, chain_is_finite, check_finite
+from optimizer.model.data import BuyData, ModelData, check_finite, update_is_finite
 from optimizer.model.engine import answer_without_solver, finish, status_of
 from optimizer.model.solution import ArrayMap, KeyIndex, Solution, Status
 
@@ -83,6 +83,27 @@ def _termination(status: highspy.HighsModelStatus) -> TerminationCondition:
     return _TERMINATION.get(status.name, TerminationCondition.unknown)
 
 
+#: Models up to this many columns keep the LP of their previous structure when rebuilt
+#: (two HiGHS models in memory), so a restore after a structural what-if is a swap.
+KEEP_MAX_COLUMNS = 200_000
+#: The attributes `_setup` sets: one structure's LP, HiGHS model and bookkeeping.
+SETUP_STATE = (
+    "lp",
+    "_data",
+    "_structure",
+    "_highs",
+    "_buys",
+    "_indexes",
+    "_shares",
+    "_acts",
+    "_ships",
+    "_chain_columns",
+    "_runs",
+    "_touch",
+    "timings",
+)
+
+
 class FastOptimizer:
     """One compiled LP, one HiGHS instance: build once, update and re-solve many times.
 
@@ -106,6 +127,12 @@ class FastOptimizer:
         self.warm_failures = 0
         #: seconds of the last build / compile / passModel / run / extraction (for benchmarks)
         self.timings: dict[str, float] = {}
+        #: the LP of the structure before the last rebuild (small models; not when matching
+        #: Pyomo's pivots, whose rebuilds start cold)
+        self._kept: dict[str, Any] | None = None
+        #: counts runs and edits of the HiGHS model: ranging is kept for one version
+        self._version = 0
+        self._ranging: tuple[int, Any] | None = None
         self._setup(data)
 
     def _setup(self, data: ModelData) -> None:
@@ -122,6 +149,7 @@ class FastOptimizer:
             del built
             gc.collect(0)
             t2 = time.perf_counter()
+        self._version += 1
         self._data = data
         self._structure = data.structure
         self._highs: Any = cast(Any, highspy.Highs)()
@@ -152,6 +180,10 @@ class FastOptimizer:
             row, value = int(self.lp.a_index[0]), float(self.lp.a_value[0])
             self._touch = (row, int(self.lp.to_highs[0]), value)
         self.timings = {"build": t1 - t0, "compile": t2 - t1, "pass": t3 - t2}
+
+    def _state(self) -> dict[str, Any]:
+        """What `_setup` made for the current structure (to swap back to it later)."""
+        return {name: self.__dict__[name] for name in SETUP_STATE}
 
     @property
     def data(self) -> ModelData:
@@ -188,12 +220,21 @@ class FastOptimizer:
             problems = check_finite(data)
             if problems:
                 raise InvalidInputError(problems)
+            kept = self._kept
+            small = self.lp.num_col <= KEEP_MAX_COLUMNS and not self.match_persistent
+            self._kept = self._state() if small else None
+            if kept is not None and kept["_structure"] == data.structure:
+                # back to the LP of the structure before (an analysis that switched a lever
+                # off and now restores it): its HiGHS model, warm, updated in place
+                self.__dict__.update(kept)
+                self._update(data)
+                return False
             self._setup(data)
             self.rebuilds += 1
             return False
         buys = list(data.buys.values())
         changed = moved_positions(buys, self._buys)
-        if not self._finite(data, buys, changed):
+        if not update_is_finite(data, [buys[i] for i in changed.tolist()], self._data.chain):
             problems = check_finite(data)  # the full check, for its messages
             if problems:
                 raise InvalidInputError(problems)
@@ -202,37 +243,9 @@ class FastOptimizer:
         self._buys = buys
         return True
 
-    def _finite(self, data: ModelData, buys: list[BuyData], changed: npt.NDArray[np.intp]) -> bool:
-        """Whether everything check_finite looks at is finite, in time proportional to the change.
-
-        Purchases are looked at only when they are new objects (BuyData is frozen,
-        and the others passed when they came in); every other table is small and
-        is checked in full, with numpy.
-        """
-
-        def finite(values: Any, n: int) -> bool:
-            return bool(np.isfinite(np.fromiter(values, float, n)).all())
-
-        sub = [buys[i] for i in changed.tolist()]
-        s = data.settings
-        return (
-            finite((d.objective_cost for d in sub), len(sub))
-            and not any(math.isnan(d.upper_t) for d in sub)
-            and finite(data.demand.values(), len(data.demand))
-            and finite(data.capacity.values(), len(data.capacity))
-            and finite(data.hard_minimum.values(), len(data.hard_minimum))
-            and finite((q * f for q, f in data.take_or_pay.values()), len(data.take_or_pay))
-            and finite(
-                (v.initial_t + v.reserve_t + v.holding_usd_per_kg for v in data.stock.values()),
-                len(data.stock),
-            )
-            and finite((*share_values(data), s.unmet_penalty_usd_per_kg), len(SHARE_FAMILIES) + 1)
-            and not any(math.isnan(v.max_t) for v in data.stock.values())
-            and (data.chain is None or chain_is_finite(data.chain, self._data.chain))
-        )
-
     def _push(self, data: ModelData, buys: list[BuyData], changed: npt.NDArray[np.intp]) -> None:
         """Send HiGHS only the costs, bounds and coefficients that differ from the current LP."""
+        self._version += 1
         lp, highs = self.lp, self._highs
         nx = len(buys)
         cost = lp.cost.copy()
@@ -312,6 +325,7 @@ class FastOptimizer:
         if self._runs and self.match_persistent:
             self._touch_matrix()
         self._runs += 1
+        self._version += 1
         before = self._highs.getRunTime()
         status = self._highs.run()
         if self._runs > 1 and (
@@ -381,6 +395,23 @@ class FastOptimizer:
         solution.seconds = time.perf_counter() - start
         return solution
 
+    def solve_without_rows(self, family: str, keys: Sequence[Key]) -> Solution:
+        """Solve with some rows of a constraint family opened (free), then put them back: a
+        lever switched off (an offtake minimum) with the LP's structure and basis kept."""
+        first, _ = self.lp.families[family]
+        pos = self._indexes[family].positions()
+        rows = np.array([first + pos[k] for k in keys], np.int32)
+        free = np.full(len(rows), highspy.kHighsInf)
+        self._highs.changeRowsBounds(len(rows), rows, -free, free)
+        self._version += 1
+        try:
+            return self.solve()
+        finally:
+            self._highs.changeRowsBounds(
+                len(rows), rows, self.lp.row_lower[rows], self.lp.row_upper[rows]
+            )
+            self._version += 1
+
     def _load(self, solution: Solution) -> None:
         """Primal values, duals and reduced costs keyed as Optimizer._load keys them."""
         sol = self._highs.getSolution()
@@ -421,19 +452,40 @@ class FastOptimizer:
         one of `data` again afterwards; HiGHS keeps the basis the re-solve ended at (the
         next solve starts warm from it). None when that LP is not optimal.
         """
-        at = np.fromiter((self._column(f, k) for f, k in costs), np.intp, len(costs))
-        cols = self.lp.to_highs[at].astype(np.int32)
-        self._highs.changeColsCost(len(cols), cols, np.fromiter(costs.values(), float, len(at)))
-        try:
-            self._set_options(None, "choose")
-            tc, _ = self._run()
-            if status_of(tc) is not Status.OPTIMAL:
-                return None
-            values = self._highs.getSolution().col_value
-            where = self.lp.to_highs
-            return [max(values[int(where[self._column(f, k)])], 0.0) for f, k in read]
-        finally:
-            self._highs.changeColsCost(len(cols), cols, self.lp.cost[at])
+        return self.prober(list(costs), read)(list(costs.values()))
+
+    def prober(
+        self, changed: Sequence[tuple[str, Any]], read: Sequence[tuple[str, Any]]
+    ) -> Callable[[Sequence[float]], list[float] | None]:
+        """`probe` with its columns looked up once: call it with the costs of `changed`, in
+        order, as many times as a search needs (a rebuilt LP is looked up again)."""
+        lp: CompiledLp | None = None
+        at = cols = where = np.zeros(0, np.intp)
+
+        def run(costs: Sequence[float]) -> list[float] | None:
+            nonlocal lp, at, cols, where
+            if lp is not self.lp:
+                lp = self.lp
+                at = np.fromiter((self._column(f, k) for f, k in changed), np.intp, len(changed))
+                cols = lp.to_highs[at].astype(np.int32)
+                where = np.fromiter(
+                    (lp.to_highs[self._column(f, k)] for f, k in read), np.intp, len(read)
+                )
+            self._highs.changeColsCost(len(cols), cols, np.asarray(costs, float))
+            self._version += 1
+            try:
+                self._set_options(None, "choose")
+                tc, _ = self._run()
+                if status_of(tc) is not Status.OPTIMAL:
+                    return None
+                values = np.asarray(self._highs.getSolution().col_value)[where]
+                clipped: list[float] = np.maximum(values, 0.0).tolist()
+                return clipped
+            finally:
+                self._highs.changeColsCost(len(cols), cols, lp.cost[at])
+                self._version += 1
+
+        return run
 
     def _column(self, family: str, key: Any) -> int:
         """The compiled LP's column of (family, key) (its HiGHS column is lp.to_highs[...])."""
@@ -444,9 +496,12 @@ class FastOptimizer:
         x by default; y for process activity; see Optimizer)."""
         if family not in self.lp.columns:
             return {}
-        status, ranging = self._highs.getRanging()
-        if status != highspy.HighsStatus.kOk or not ranging.valid:
-            return {}
+        if self._ranging is None or self._ranging[0] != self._version:
+            status, ranging = self._highs.getRanging()  # of every column: kept for the next call
+            if status != highspy.HighsStatus.kOk or not ranging.valid:
+                return {}
+            self._ranging = (self._version, ranging)
+        ranging = self._ranging[1]
         first, keys = self.lp.columns[family]
         at = self.lp.to_highs[first : first + len(keys)]
         down = np.asarray(ranging.col_cost_dn.value_, dtype=float)[at]
