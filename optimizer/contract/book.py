@@ -82,8 +82,10 @@ def validate(wb: Workbook, names: Iterable[str] | None = None) -> list[Problem]:
     return list(seen.values())
 
 
-def check_all(wb: Workbook, names: Iterable[str]) -> None:
-    """Raise InvalidInputError with every error of the given scenarios, before any solve."""
+def check_all(wb: Workbook, names: Iterable[str]) -> list[Problem]:
+    """Raise InvalidInputError with every error of the given scenarios, before any solve;
+    otherwise return their warnings (one pass over the scenarios for both)."""
     problems = validate(wb, names)
     if errors(problems):
         raise InvalidInputError(problems)
+    return problems

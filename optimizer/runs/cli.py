@@ -283,8 +283,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     else:
         names = [BASELINE] + [find_scenario(wb, n).name for n in args.scenario]
         names = list(dict.fromkeys(names))
-    check_all(wb, names)
-    _print_problems([p for p in validate(wb, names) if p.severity != "error"], sys.stderr)
+    _print_problems(check_all(wb, names), sys.stderr)  # warnings: errors raised before
     results = []
     workers = args.workers or default_workers()
     for res, folder in solve_and_report_all(
