@@ -47,6 +47,7 @@ def test_solve_default_writes_reports_and_exits_0(tmp_path: Path) -> None:
             "unmet_penalty",
             "holding",
             "fiscal_in_objective",
+            "carbon_price",
         }
         assert doc["total_cost_usd"] == pytest.approx(sum(doc["cost_breakdown_usd"].values()))
         assert doc["total_cost_usd"] == pytest.approx(doc["buyer_spend_usd"] + doc["penalty_usd"])

@@ -188,7 +188,9 @@ def test_cost_components_add_up_to_the_objective(solved: Solved) -> None:
         assert total == pytest.approx(res.total_cost_usd, rel=1e-9), name
         fiscal = res.fiscal_cost_usd if res.national_cost else 0.0
         assert res.buyer_spend_usd is not None and res.penalty_usd is not None
-        assert res.buyer_spend_usd + res.penalty_usd + fiscal == pytest.approx(
+        carbon = res.cost_breakdown_usd["carbon_price"]  # a modelling price, as the penalty
+        assert (carbon > 0) == (res.carbon_price_usd_per_t_co2e > 0), name
+        assert res.buyer_spend_usd + res.penalty_usd + fiscal + carbon == pytest.approx(
             res.total_cost_usd, rel=1e-9
         ), name
 

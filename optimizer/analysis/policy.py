@@ -228,7 +228,11 @@ def _sentence(
             text += f" ({float(str(pct)):+.1%})"
     fiscal = float(str(row["fiscal_usd"]))
     if abs(fiscal) >= 0.5:
-        text += f" and fiscal cost by {money_m(fiscal, signed=True)}"
+        text += (
+            f"; it changes fiscal cost by {money_m(fiscal, signed=True)}"
+            if abs(spend) < 0.5
+            else f" and fiscal cost by {money_m(fiscal, signed=True)}"
+        )
     if row["unmet_detail"]:
         text += f"; unmet demand changes by {row['unmet_detail']}"
     return text

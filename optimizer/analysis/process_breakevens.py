@@ -14,7 +14,7 @@ get no break-even here (their fee is shown).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -63,17 +63,24 @@ def _output(sol: Solution, supplier: str, process: str) -> float:
     return sum(q for a, q in sol.chain.get("y", {}).items() if (a[0], a[1]) == (supplier, process))
 
 
-def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFrame:
+def process_breakevens(
+    inputs: Inputs,
+    opt: Engine,
+    sol: Solution,
+    ranging: Mapping[Any, tuple[float, float]] | None = None,
+) -> pd.DataFrame:
     """Per process: its fee, its output, and if unused the fee at which it starts to be used.
 
-    Call right after `opt.solve()` returned `sol` (ranging reads its basis); `opt` is left
+    `ranging`: cost ranging of the activity columns at `sol`'s basis; without it, call
+    right after `opt.solve()` returned `sol` (ranging reads its basis). `opt` is left
     pointing at the data it was given.
     """
     data = opt.data
     chain = data.chain
     if chain is None or sol.status is not Status.OPTIMAL or not chain.acts:
         return pd.DataFrame(columns=COLUMNS)
-    ranging = opt.cost_ranging("y")
+    ranging = opt.cost_ranging("y") if ranging is None else ranging
+    carbon = data.emissions.act_carbon if data.emissions is not None else (lambda _: 0.0)
     by_process: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
     for act in chain.acts:
         by_process.setdefault((act[0], act[1]), []).append(act)
@@ -102,7 +109,7 @@ def process_breakevens(inputs: Inputs, opt: Engine, sol: Solution) -> pd.DataFra
         else:
             guess = max(
                 (
-                    ranging[a][0] / KG_PER_T
+                    ranging[a][0] / KG_PER_T - carbon(a)  # the objective's cost is fee + carbon
                     for a in acts
                     if a in ranging and math.isfinite(ranging[a][0])
                 ),
@@ -133,11 +140,12 @@ def _runs_at(opt: Engine, data: ModelData, s: str, p: str) -> Callable[[float], 
     # every cost the fee sets is affine in it (the fee itself, and tariff x a customs value
     # that follows it): evaluated at fees 0 and 1 once, each probe is c0 + fee x (c1 - c0)
     ends = [with_process_fee(chain, s, p, at) for at in (0.0, 1.0)]
+    carbon = data.emissions.act_carbon if data.emissions is not None else (lambda _: 0.0)
     ships = [e for e, f in chain.ships.items() if any(c.ships[e] is not f for c in ends)]
     changed: list[tuple[str, Any]] = [("y", a) for a in acts] + [("f", e) for e in ships]
     c0, c1 = (
         np.array(
-            [KG_PER_T * c.acts[a].fee_usd_per_kg for a in acts]
+            [KG_PER_T * (c.acts[a].fee_usd_per_kg + carbon(a)) for a in acts]
             + [KG_PER_T * c.ships[e].objective_cost for e in ships]
         )
         for c in ends

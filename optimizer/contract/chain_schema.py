@@ -69,6 +69,14 @@ CHAIN_SHEETS: Final[tuple[SheetSpec, ...]] = (
                 description="Stage label in origin reports, e.g. separation (blank = the output's "
                 "Materials stage, else the process name).",
             ),
+            ColumnSpec(
+                "emissions_kg_co2e_per_kg",
+                Kind.NUMBER,
+                unit="kg CO2e/kg of output",
+                description="Gate-to-gate greenhouse-gas intensity of this process alone (GWP100, "
+                "per kg of its main output; its inputs' own footprints come with them). Blank = "
+                "unknown (as for Offers).",
+            ),
         ),
         key=("supplier", "process", "period"),
     ),

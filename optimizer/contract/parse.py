@@ -19,6 +19,8 @@ from optimizer.contract.records import (
     Coproduct,
     Country,
     Demand,
+    EmissionsCap,
+    Indicator,
     Inputs,
     Material,
     Offer,
@@ -34,6 +36,7 @@ from optimizer.contract.records import (
     Tariff,
     TariffOverride,
 )
+from optimizer.contract.responsible_checks import check_responsible
 from optimizer.contract.settings import SETTINGS, SETTINGS_BY_NAME
 from optimizer.contract.spec import Kind, SettingSpec
 from optimizer.contract.workbook import RawTable, RawWorkbook
@@ -129,7 +132,9 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
     process_inputs, p14 = parse_table(t("Inputs"), ProcessInput)
     coproducts, p15 = parse_table(t("Coproducts"), Coproduct)
     routes, p16 = parse_table(t("Routes"), Route)
-    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15, p16):
+    caps, p17 = parse_table(t("EmissionsCaps"), EmissionsCap)
+    indicators, p18 = parse_table(t("Indicators"), Indicator)
+    for part in (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15, p16, p17, p18):
         problems.extend(part)
 
     countries = [_default_china_flag(c) for c in countries]
@@ -151,10 +156,13 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
         process_inputs=tuple(process_inputs),
         coproducts=tuple(coproducts),
         routes=tuple(routes),
+        emission_caps=tuple(caps),
+        indicators=tuple(indicators),
     )
     # a cell that could not be read is reported once: not again by a check of its stand-in
     unreadable = {(p.sheet, p.cell) for p in errors(problems) if p.cell}
-    problems.extend(p for p in check_inputs(inputs) if (p.sheet, p.cell) not in unreadable)
+    checked = [*check_inputs(inputs), *check_responsible(inputs)]
+    problems.extend(p for p in checked if (p.sheet, p.cell) not in unreadable)
     return (None if errors(problems) else inputs), problems
 
 

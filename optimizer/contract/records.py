@@ -72,6 +72,7 @@ class Offer:
     freight_usd_per_kg: float = 0.0
     period: str | None = None
     compliant: bool = False
+    emissions_kg_co2e_per_kg: float | None = None  # cradle-to-gate; None = unknown
     refs: Mapping[str, str] = _refs()
 
 
@@ -87,6 +88,7 @@ class Process:
     customs_value_usd_per_kg: float | None = None
     period: str | None = None
     stage: str | None = None
+    emissions_kg_co2e_per_kg: float | None = None  # gate-to-gate; None = unknown
     refs: Mapping[str, str] = _refs()
 
 
@@ -210,6 +212,28 @@ class Stockpile:
 
 
 @dataclass(frozen=True)
+class EmissionsCap:
+    """Most t CO2e of making `material` (None: all) in `period` (None: the whole horizon)."""
+
+    max_t_co2e: float = 0.0
+    material: str | None = None
+    period: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A social-risk indicator of a country or of one site (supplier), with its source."""
+
+    indicator: str = ""
+    value: float = 0.0
+    country: str | None = None
+    supplier: str | None = None
+    source: str | None = None
+    refs: Mapping[str, str] = _refs()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Policy switches (defaults in schema.SETTINGS)."""
 
@@ -224,6 +248,11 @@ class Settings:
     importer_country: str = "United States"
     national_cost: bool = False
     excluded_stage_countries: str = "China"
+    carbon_price_usd_per_t_co2e: float = 0.0
+    unknown_emissions: str = "highest"
+    high_standard_rule: str = "flag"
+    high_standard_max_forced_labour_per_1000: float = 5.0
+    high_standard_requires_audit: bool = False
     refs: Mapping[str, str] = _refs()
 
 
@@ -248,6 +277,8 @@ class Inputs:
     process_inputs: tuple[ProcessInput, ...] = ()
     coproducts: tuple[Coproduct, ...] = ()
     routes: tuple[Route, ...] = ()
+    emission_caps: tuple[EmissionsCap, ...] = ()
+    indicators: tuple[Indicator, ...] = ()
 
     @property
     def has_chain(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from optimizer.contract.chain_schema import CHAIN_SHEETS
+from optimizer.contract.responsible_schema import RESPONSIBLE_SHEETS
 from optimizer.contract.spec import ColumnSpec, Kind, SheetSpec
 
 SHEETS: Final[tuple[SheetSpec, ...]] = (
@@ -159,10 +160,20 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 "excluded country, so it may serve compliant demand (default FALSE: provenance "
                 "the workbook does not model is not assumed clean).",
             ),
+            ColumnSpec(
+                "emissions_kg_co2e_per_kg",
+                Kind.NUMBER,
+                unit="kg CO2e/kg",
+                description="Cradle-to-gate greenhouse-gas intensity of the offered material "
+                "(GWP100; mining to the seller's gate). Blank = unknown: reported as unknown, "
+                "never counted as zero in a total (Settings unknown_emissions says how a carbon "
+                "price or cap treats it).",
+            ),
         ),
         key=("supplier", "material", "period"),
     ),
     *CHAIN_SHEETS,
+    *RESPONSIBLE_SHEETS,
     SheetSpec(
         "TariffOverrides",
         False,

@@ -85,6 +85,50 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "or made): a comma list of Countries names such as `China, Russia, North Korea, Iran` "
         "(DFARS 252.225-7052), matched case-insensitively; `none` excludes no country.",
     ),
+    SettingSpec(
+        "carbon_price_usd_per_t_co2e",
+        Kind.NUMBER,
+        0.0,
+        "USD/t CO2e",
+        "Internal carbon price the objective adds per t CO2e of the plan (a modelling price, "
+        "as the unmet-demand penalty: reported apart, never in buyer spend).",
+    ),
+    SettingSpec(
+        "unknown_emissions",
+        Kind.TEXT,
+        "highest",
+        "",
+        "How a source with no stated intensity counts under a carbon price or an emissions "
+        "cap: `highest` (the highest intensity stated for the same material's offers, or "
+        "the same output's processes, so a cap never favours a source for being "
+        "undocumented) or `zero`. Totals never include it either way: it is reported as "
+        "unknown.",
+    ),
+    SettingSpec(
+        "high_standard_rule",
+        Kind.TEXT,
+        "flag",
+        "",
+        "`flag`: a supplier is high-standard as its Suppliers high_standard says; "
+        "`indicators`: when its Indicators meet the two settings below (a missing indicator "
+        "fails).",
+    ),
+    SettingSpec(
+        "high_standard_max_forced_labour_per_1000",
+        Kind.NUMBER,
+        5.0,
+        "per 1,000",
+        "With high_standard_rule `indicators`: the highest forced_labour_per_1000 a "
+        "high-standard supplier's country may have; it must also not be "
+        "child_or_forced_labour_listed.",
+    ),
+    SettingSpec(
+        "high_standard_requires_audit",
+        Kind.BOOL,
+        False,
+        "",
+        "With high_standard_rule `indicators`: TRUE also requires irma_audit = 1 at the site.",
+    ),
 )
 
 SETTINGS_BY_NAME: Final[dict[str, SettingSpec]] = {s.name: s for s in SETTINGS}

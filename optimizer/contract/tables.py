@@ -37,6 +37,8 @@ _RECORDS = {
     "PriceFloors": "price_floors",
     "Offtakes": "offtakes",
     "Stockpile": "stockpile",
+    "EmissionsCaps": "emission_caps",
+    "Indicators": "indicators",
 }
 
 

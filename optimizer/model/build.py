@@ -49,6 +49,7 @@ from optimizer.model.chain import (
 )
 from optimizer.model.chain_data import Ship
 from optimizer.model.data import Buy, ModelData, Structure
+from optimizer.model.emissions import add_emissions_cap
 
 
 @dataclass
@@ -141,6 +142,7 @@ def build_model(data: ModelData, matrix_only: bool = False) -> BuiltModel:
         add_allied_share_minimum(m, data)
         if data.chain is not None:
             add_chain_families(m, data)
+        add_emissions_cap(m, data)
         if not matrix_only:
             add_objective(m, data)
     return BuiltModel(m, data.structure, data)

@@ -85,8 +85,10 @@ def set_chain_parameters(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Write the chain's parameter values from `data` (at build and by update_model)."""
     c = chain_of(data)
     if hasattr(m, "fee"):
-        for p, a in zip(m.fee.values(), c.acts.values(), strict=True):
-            p.set_value(a.fee_usd_per_kg)
+        em = data.emissions
+        for p, (k, a) in zip(m.fee.values(), c.acts.items(), strict=True):
+            # the objective's cost per kg of output: the fee plus any carbon price on it
+            p.set_value(a.fee_usd_per_kg + (em.act_carbon(k) if em is not None else 0.0))
         for p, a in zip(m.act_upper.values(), c.acts.values(), strict=True):
             p.set_value(a.upper_t)
         for p, f in zip(m.ship_cost.values(), c.ships.values(), strict=True):

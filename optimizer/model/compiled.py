@@ -183,6 +183,9 @@ def row_rhs(data: ModelData, lp: CompiledLp) -> Floats:
     put("offtake_min", list(data.hard_minimum.values()))
     put("take_or_pay", [-q for q, _ in data.take_or_pay.values()])
     chain_rhs(data, put, lambda name: lp.families[name][1] if name in lp.families else [])
+    if "emissions_cap" in lp.families and data.emissions is not None:
+        caps = data.emissions.caps
+        put("emissions_cap", [caps[(k[0], k[1])] for k in lp.families["emissions_cap"][1]])
     return rhs  # share rows, lanes, consumption: 0 <= / >= / == 0
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import ModelData
+from optimizer.model.emissions import act_cost
 
 Floats = npt.NDArray[np.float64]
 #: The chain's variable families, in the order build_model declares them.
@@ -35,7 +36,9 @@ def chain_costs(data: ModelData, columns: dict[str, tuple[int, list[Any]]]) -> F
         return np.zeros(0)
     c = data.chain
     parts = [
-        np.fromiter((KG_PER_T * a.fee_usd_per_kg for a in c.acts.values()), float, len(c.acts)),
+        np.fromiter(
+            (KG_PER_T * act_cost(data, k) for k in c.acts), float, len(c.acts)
+        ),  # fee plus carbon price
         np.fromiter((KG_PER_T * f.objective_cost for f in c.ships.values()), float, len(c.ships)),
         np.zeros(_count(columns, "d") + _count(columns, "uc") + _count(columns, "vc")),
     ]

@@ -24,6 +24,12 @@ from optimizer.contract.records import Inputs, Offer, Settings
 from optimizer.contract.tariff_checks import active_regime
 from optimizer.model.chain_data import ChainData, prepare_chain
 from optimizer.model.chain_edits import carry_structure, moved_records
+from optimizer.model.emissions import (
+    EmissionsData,
+    emissions_data,
+    high_standard,
+    with_buy_emissions,
+)
 from optimizer.model.tariffs import lane_rates
 
 Buy = tuple[str, str, str]  # (supplier, material, period)
@@ -58,6 +64,11 @@ class BuyData:
     limit_t: float = math.inf
     #: the offer may serve compliant demand (Offers `compliant`)
     compliant: bool = False
+    #: cradle-to-gate intensity, t CO2e per t: as stated (None = unknown), and as the carbon
+    #: price and caps count it (see optimizer.model.emissions); its carbon cost in USD/kg
+    emissions_stated: float | None = None
+    emissions_rate: float = 0.0
+    carbon_usd_per_kg: float = 0.0
 
     @property
     def landed(self) -> float:
@@ -103,6 +114,8 @@ class Structure:
     origins: tuple[tuple[bool, bool, str], ...] = ()
     #: the supply chain's index sets and yields (None for a v1 workbook)
     chain: tuple[object, ...] | None = None
+    #: emissions caps: their keys and coefficients (empty without EmissionsCaps rows)
+    emissions: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,8 @@ class ModelData:
     data_date: str = ""
     #: the supply chain behind the offers (contract v2); None for a v1 workbook
     chain: ChainData | None = None
+    #: activity intensities, carbon price and emissions caps (optimizer.model.emissions)
+    emissions: EmissionsData | None = None
 
     @property
     def structure(self) -> Structure:
@@ -144,6 +159,9 @@ class ModelData:
             country_cap=self.settings.max_country_share < 1.0,
             origins=tuple((d.china, d.allied, d.country) for d in self.buys.values()),
             chain=None if self.chain is None else self.chain.structure,
+            emissions=()
+            if self.emissions is None
+            else self.emissions.structure(tuple(d.emissions_rate for d in self.buys.values())),
         )
 
     def order(self, b: Buy) -> tuple[int, int, str]:
@@ -173,6 +191,7 @@ def prepare(inputs: Inputs) -> ModelData:
     suppliers = {s.supplier: s for s in inputs.suppliers}
     floors = {f.material: f for f in inputs.price_floors}
     offtakes = {(k.supplier, k.material): k for k in inputs.offtakes}
+    standard = high_standard(inputs)
 
     lanes: dict[tuple[str, str], list[Offer]] = {}
     for offer in inputs.offers:
@@ -198,7 +217,7 @@ def prepare(inputs: Inputs) -> ModelData:
             if offtake and offtake.contract_price_usd_per_kg is not None:
                 price = offtake.contract_price_usd_per_kg
             floor_applies = floor is not None and (
-                floor.applies_to == "all" or supplier.high_standard
+                floor.applies_to == "all" or standard[supplier_name]
             )
             gap = max(0.0, floor.floor_usd_per_kg - price) if floor and floor_applies else 0.0
             floor_applied = bool(gap > 0 and floor and floor.paid_by == "buyer")
@@ -218,7 +237,7 @@ def prepare(inputs: Inputs) -> ModelData:
                 country=country.country,
                 china=bool(country.china),
                 allied=country.allied,
-                high_standard=supplier.high_standard,
+                high_standard=standard[supplier_name],
                 offer_price=offer.price_usd_per_kg,
                 price_paid=price,
                 floor_applied=floor_applied,
@@ -230,6 +249,7 @@ def prepare(inputs: Inputs) -> ModelData:
                 tariff_parts=lane.parts,
                 limit_t=limit,
                 compliant=offer.compliant,
+                emissions_stated=offer.emissions_kg_co2e_per_kg,
             )
             if offtake and offtake.min_t > 0:
                 if offtake.take_or_pay is None:
@@ -237,6 +257,7 @@ def prepare(inputs: Inputs) -> ModelData:
                 else:
                     take_or_pay[key] = (offtake.min_t, offtake.take_or_pay)
 
+    buys = with_buy_emissions(inputs, buys)  # before the chain: offer shipments copy costs
     chain = None
     if inputs.has_chain or inputs.tracks_compliance:
         chain, buys = prepare_chain(
@@ -277,6 +298,7 @@ def prepare(inputs: Inputs) -> ModelData:
         tariff_regime=active_regime(inputs),
         data_date=settings.data_date.isoformat() if settings.data_date else "",
         chain=chain,
+        emissions=emissions_data(inputs, chain),
     )
 
 
@@ -396,6 +418,7 @@ def check_finite(data: ModelData) -> list[Problem]:
 
     for key, b in data.buys.items():
         need(b.objective_cost, f"landed cost of {key}")
+        need(b.emissions_rate, f"emissions intensity of {key}")
         if math.isnan(b.upper_t):
             bad.append(Problem("", "", f"upper bound of {key} is NaN"))
     for mt, q in data.demand.items():
@@ -412,6 +435,13 @@ def check_finite(data: ModelData) -> list[Problem]:
             bad.append(Problem("", "", f"stock limit of {m} is NaN"))
     if data.chain is not None:
         bad.extend(check_chain_finite(data.chain))
+    if data.emissions is not None:
+        em = data.emissions
+        need(em.carbon_price, "carbon_price_usd_per_t_co2e")
+        for act, r in em.act_rate.items():
+            need(r, f"emissions intensity of {act}")
+        for cap, q in em.caps.items():
+            need(q, f"emissions cap {cap}")
     settings = data.settings
     for v in (settings.max_china_share, settings.max_country_share, settings.min_allied_share):
         need(v, "a share setting")

@@ -15,6 +15,41 @@ from optimizer.model.data import ModelData
 from optimizer.model.explain import explain_infeasible
 from optimizer.model.solution import Engine, Solution, Status
 
+#: HiGHS model status -> Pyomo termination condition, as Pyomo's HiGHS interface maps it,
+#: so `optimizer.model.engine.status_of` gives the same Status for both paths.
+_TERMINATION = {
+    "kNotset": TerminationCondition.unknown,
+    "kLoadError": TerminationCondition.error,
+    "kModelError": TerminationCondition.error,
+    "kPresolveError": TerminationCondition.error,
+    "kSolveError": TerminationCondition.error,
+    "kPostsolveError": TerminationCondition.error,
+    "kModelEmpty": TerminationCondition.unknown,
+    "kOptimal": TerminationCondition.convergenceCriteriaSatisfied,
+    "kInfeasible": TerminationCondition.provenInfeasible,
+    "kUnboundedOrInfeasible": TerminationCondition.infeasibleOrUnbounded,
+    "kUnbounded": TerminationCondition.unbounded,
+    "kObjectiveBound": TerminationCondition.objectiveLimit,
+    "kObjectiveTarget": TerminationCondition.objectiveLimit,
+    "kTimeLimit": TerminationCondition.maxTimeLimit,
+    "kIterationLimit": TerminationCondition.iterationLimit,
+    "kSolutionLimit": TerminationCondition.iterationLimit,
+    "kUnknown": TerminationCondition.unknown,
+}
+
+
+#: Model statuses after a warm run that mean "HiGHS failed", not "the LP is so".
+WARM_FAILURES = (
+    highspy.HighsModelStatus.kNotset,
+    highspy.HighsModelStatus.kSolveError,
+    highspy.HighsModelStatus.kUnknown,
+)
+
+
+def termination(status: highspy.HighsModelStatus) -> TerminationCondition:
+    """The Pyomo termination condition of a HiGHS model status (as Pyomo's interface maps it)."""
+    return _TERMINATION.get(status.name, TerminationCondition.unknown)
+
 
 def answer_without_solver(data: ModelData) -> Solution | None:
     """The answer when HiGHS need not (or cannot usefully) run; None otherwise.

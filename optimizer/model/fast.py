@@ -42,47 +42,18 @@ from optimizer.model.compiled import (
 )
 from optimizer.model.compiled_chain import CHAIN_COLUMNS, column_uppers
 from optimizer.model.data import BuyData, ModelData, check_finite, update_is_finite
-from optimizer.model.engine import answer_without_solver, finish, status_of
+from optimizer.model.engine import (
+    WARM_FAILURES,
+    answer_without_solver,
+    finish,
+    status_of,
+    termination,
+)
 from optimizer.model.solution import ArrayMap, KeyIndex, Solution, Status
 
 #: More changed matrix coefficients than this: re-pass the model (keeping the basis)
 #: instead of calling changeCoeff entry by entry.
 MAX_COEFF_CHANGES = 2000
-#: HiGHS model status -> Pyomo termination condition, as Pyomo's HiGHS interface maps it,
-#: so `optimizer.model.engine.status_of` gives the same Status for both paths.
-_TERMINATION = {
-    "kNotset": TerminationCondition.unknown,
-    "kLoadError": TerminationCondition.error,
-    "kModelError": TerminationCondition.error,
-    "kPresolveError": TerminationCondition.error,
-    "kSolveError": TerminationCondition.error,
-    "kPostsolveError": TerminationCondition.error,
-    "kModelEmpty": TerminationCondition.unknown,
-    "kOptimal": TerminationCondition.convergenceCriteriaSatisfied,
-    "kInfeasible": TerminationCondition.provenInfeasible,
-    "kUnboundedOrInfeasible": TerminationCondition.infeasibleOrUnbounded,
-    "kUnbounded": TerminationCondition.unbounded,
-    "kObjectiveBound": TerminationCondition.objectiveLimit,
-    "kObjectiveTarget": TerminationCondition.objectiveLimit,
-    "kTimeLimit": TerminationCondition.maxTimeLimit,
-    "kIterationLimit": TerminationCondition.iterationLimit,
-    "kSolutionLimit": TerminationCondition.iterationLimit,
-    "kUnknown": TerminationCondition.unknown,
-}
-
-
-#: Model statuses after a warm run that mean "HiGHS failed", not "the LP is so".
-WARM_FAILURES = (
-    highspy.HighsModelStatus.kNotset,
-    highspy.HighsModelStatus.kSolveError,
-    highspy.HighsModelStatus.kUnknown,
-)
-
-
-def _termination(status: highspy.HighsModelStatus) -> TerminationCondition:
-    return _TERMINATION.get(status.name, TerminationCondition.unknown)
-
-
 #: Models up to this many columns keep the LP of their previous structure when rebuilt
 #: (two HiGHS models in memory), so a restore after a structural what-if is a swap.
 KEEP_MAX_COLUMNS = 200_000
@@ -261,7 +232,9 @@ class FastOptimizer:
             upper[nx:] = np.where(self._chain_columns[nx:], upper[nx:], fresh[nx:])
         head = other_costs(data, lp, with_chain=False)
         cost[nx : nx + len(head)] = head
-        if data.chain is not None and data.chain is not self._data.chain:
+        if data.chain is not None and (
+            data.chain is not self._data.chain or data.emissions != self._data.emissions
+        ):
             self._push_chain(data, cost, upper)
         cols = np.flatnonzero(upper != lp.col_upper)
         if len(cols):
@@ -300,6 +273,7 @@ class FastOptimizer:
         chain's records are frozen: an unchanged one is the same object)."""
         assert data.chain is not None
         lp = self.lp
+        carbon = data.emissions != self._data.emissions  # every activity's cost moves with it
         for name, records, before, price in (
             ("y", list(data.chain.acts.values()), self._acts, "fee_usd_per_kg"),
             ("f", list(data.chain.ships.values()), self._ships, "objective_cost"),
@@ -308,10 +282,19 @@ class FastOptimizer:
                 continue
             first = lp.columns[name][0]
             moved = moved_positions(records, before)
+            if name == "y" and carbon:
+                moved = np.arange(len(records))
             if len(moved):
                 at = first + moved
                 sub = [records[i] for i in moved.tolist()]
                 cost[at] = KG_PER_T * np.fromiter((getattr(r, price) for r in sub), float, len(sub))
+                if name == "y" and data.emissions is not None:
+                    keys = list(data.chain.acts)
+                    cost[at] += KG_PER_T * np.fromiter(
+                        (data.emissions.act_carbon(keys[i]) for i in moved.tolist()),
+                        float,
+                        len(moved),
+                    )
                 upper[at] = np.minimum(
                     np.fromiter((r.upper_t for r in sub), float, len(sub)), highspy.kHighsInf
                 )
@@ -338,7 +321,7 @@ class FastOptimizer:
             self._highs.clearSolver()
             self._highs.run()
         seconds = self._highs.getRunTime() - before
-        return _termination(self._highs.getModelStatus()), seconds
+        return termination(self._highs.getModelStatus()), seconds
 
     def _touch_matrix(self) -> None:
         """Rewrite one matrix entry with its own value, as Pyomo's interface does before a re-solve.
@@ -486,6 +469,24 @@ class FastOptimizer:
                 self._version += 1
 
         return run
+
+    def probe_objective(self, cost: Floats) -> Floats | None:
+        """Solve with every column's objective coefficient replaced (`cost`, canonical column
+        order, see CompiledLp) and return the column values, canonical order; the objective
+        is put back. None when that LP is not optimal (an emissions-only objective, say)."""
+        cols = self.lp.to_highs.astype(np.int32)
+        self._highs.changeColsCost(len(cols), cols, np.asarray(cost, float))
+        self._version += 1
+        try:
+            self._set_options(None, "choose")
+            tc, _ = self._run()
+            if status_of(tc) is not Status.OPTIMAL:
+                return None
+            values: Floats = np.asarray(self._highs.getSolution().col_value)[cols]
+            return values
+        finally:
+            self._highs.changeColsCost(len(cols), cols, self.lp.cost)
+            self._version += 1
 
     def _column(self, family: str, key: Any) -> int:
         """The compiled LP's column of (family, key) (its HiGHS column is lp.to_highs[...])."""

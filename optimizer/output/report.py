@@ -60,6 +60,24 @@ def _summary_sheet(book: ReportBook, res: Results, inputs: Inputs) -> None:
             res.china_value_share,
             RATE,
         ),
+        ("Emissions, stated intensities (t CO2e)", res.emissions_t_co2e, TONNES),
+        ("  tonnes from sources with no stated intensity (t)", res.emissions_unknown_t, TONNES),
+        *(
+            [
+                (
+                    "Carbon price (USD/t CO2e; the objective adds its charge too)",
+                    res.carbon_price_usd_per_t_co2e,
+                    USD,
+                ),
+                (
+                    "  carbon charge (USD; a modelling price)",
+                    res.cost_breakdown_usd["carbon_price"],
+                    USD,
+                ),
+            ]
+            if res.carbon_price_usd_per_t_co2e
+            else []
+        ),
         ("Objective (USD): spend + unmet penalty, a modelling price", res.total_cost_usd, USD),
     ]
     for i, (label, value, fmt) in enumerate(lines, start=3):
@@ -130,6 +148,19 @@ def _volume_chart_sheet(book: ReportBook, res: Results) -> None:
     ws.insert_chart(f"{chr(ord('A') + min(len(header) + 1, 25))}2", chart)
 
 
+def _shadow_price_sheet(book: ReportBook, res: Results) -> None:
+    """The binding rows (what limits the plan); every row, binding or not, is in results.json."""
+    sp = res.shadow_prices
+    binding = sp[sp["binding"].astype(bool)] if len(sp) else sp
+    ws = table_sheet(book, "Shadow prices", binding)
+    ws.cell(
+        len(binding) + 3,
+        1,
+        f"Binding rows only: {len(binding)} of {len(sp)}; results.json `shadow_prices` has "
+        "every row (a row that does not bind has a dual of 0).",
+    )
+
+
 def _costs_sheet(book: ReportBook, res: Results) -> None:
     alloc = res.allocation
     cols = ["purchase_usd", "tariff_usd", "freight_usd", "cost_usd"]
@@ -169,9 +200,11 @@ def report_xlsx(res: Results, inputs: Inputs) -> bytes:
     table_sheet(book, "Tariff rates", res.tariff_rates)
     table_sheet(book, "Unmet", res.unmet)
     table_sheet(book, "Stock", res.stock)
-    table_sheet(book, "Shadow prices", res.shadow_prices)
+    _shadow_price_sheet(book, res)
     if res.has_chain:
         _chain_sheets(book, res)
+    table_sheet(book, "Emissions", res.emissions)
+    table_sheet(book, "Emissions delivered", res.delivered_emissions)
     for title, df in (
         ("Policy costs", res.policy_costs),
         ("Tariff break-evens", res.tariff_breakevens),
@@ -245,10 +278,27 @@ def summary_markdown(res: Results) -> str:
                 f"{pct(res.china_value_share)}"
             ]
         ),
+        f"- Emissions: {res.emissions_t_co2e:,.1f} t CO2e from sources with a stated "
+        "intensity"
+        + (
+            f"; {res.emissions_unknown_t:,.1f} t bought or made with none (not in the total)"
+            if res.emissions_unknown_t > 0
+            else ""
+        )
+        + (
+            f"; carbon price ${res.carbon_price_usd_per_t_co2e:,.0f}/t CO2e in the objective"
+            if res.carbon_price_usd_per_t_co2e
+            else ""
+        ),
         f"- Tariffs: {tariff_line(res)}",
         f"- Objective {_usd(res.total_cost_usd)} = buyer spend + unmet-demand penalty "
         f"{_usd(res.penalty_usd)} (a modelling price, not money paid)"
-        + (" + fiscal cost (national-cost view)" if res.national_cost else ""),
+        + (" + fiscal cost (national-cost view)" if res.national_cost else "")
+        + (
+            f" + carbon charge {_usd(res.cost_breakdown_usd['carbon_price'])} (a modelling price)"
+            if res.carbon_price_usd_per_t_co2e
+            else ""
+        ),
         "",
         "## Buyer spend by component (USD)",
         "",

@@ -31,6 +31,7 @@ from optimizer.output.chain_tables import (
     offer_shipments,
     receipts_table,
 )
+from optimizer.output.emissions import delivered_emissions_table, emissions_table
 from optimizer.output.origin import origin_by_stage_table
 from optimizer.output.shadow_prices import highlights, shadow_price_table
 
@@ -47,6 +48,7 @@ COST_KEYS = (
     "unmet_penalty",
     "holding",
     "fiscal_in_objective",
+    "carbon_price",
 )
 
 
@@ -99,6 +101,12 @@ class Results:
     #: the workbook has a supply chain (contract v2), and the countries no compliant stage is in
     has_chain: bool = False
     excluded_stage_countries: tuple[str, ...] = ()
+    #: per source with tonnes: intensity and emissions (optimizer.output.emissions); per
+    #: material and period received: the emissions its tonnes embody through the tiers
+    emissions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    delivered_emissions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the internal carbon price the objective charged (a modelling price), USD per t CO2e
+    carbon_price_usd_per_t_co2e: float = 0.0
 
     @property
     def solved(self) -> bool:
@@ -123,6 +131,19 @@ class Results:
     def penalty_usd(self) -> float | None:
         """The unmet-demand penalty in the objective: a modelling price, not money paid."""
         return self.cost_breakdown_usd["unmet_penalty"] if self.solved else None
+
+    @property
+    def emissions_t_co2e(self) -> float:
+        """The plan's emissions from sources with a stated intensity (t CO2e); sources without
+        one are in `emissions_unknown_t`, never here."""
+        e = self.emissions
+        return float(e.loc[e["stated"].astype(bool), "emissions_t_co2e"].sum()) if len(e) else 0.0
+
+    @property
+    def emissions_unknown_t(self) -> float:
+        """Tonnes bought or made by sources with no stated intensity."""
+        e = self.emissions
+        return float(e.loc[~e["stated"].astype(bool), "quantity_t"].sum()) if len(e) else 0.0
 
     @property
     def unmet_t(self) -> float:
@@ -377,9 +398,17 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
     holding = sum(
         q * KG_PER_T * data.stock[mat].holding_usd_per_kg for (mat, _), q in sol.stock.items()
     )
-    counted = sum(q * KG_PER_T * data.buys[b].objective_extra for b, q in sol.x.items() if q > 0)
+    # objective_extra = support counted in the national view + the carbon price (apart here)
+    extra = sum(q * KG_PER_T * data.buys[b].objective_extra for b, q in sol.x.items() if q > 0)
+    carbon = sum(q * KG_PER_T * data.buys[b].carbon_usd_per_kg for b, q in sol.x.items() if q > 0)
     for ships in offer_shipments(data, sol).values():
-        counted += sum(q * KG_PER_T * f.objective_extra for q, f in ships)
+        extra += sum(q * KG_PER_T * f.objective_extra for q, f in ships)
+        carbon += sum(q * KG_PER_T * data.buys[f.buy].carbon_usd_per_kg for q, f in ships if f.buy)
+    counted = extra - carbon  # the purchases' carbon is in objective_extra, the rest support
+    if data.emissions is not None:  # activities' carbon is on their cost, not objective_extra
+        carbon += sum(
+            q * KG_PER_T * data.emissions.act_carbon(a) for a, q in sol.chain.get("y", {}).items()
+        )
     chain = chain_costs(data, sol)
     return {
         "purchase": float(alloc["purchase_usd"].sum()),
@@ -390,6 +419,7 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
         "unmet_penalty": float(unmet),
         "holding": float(holding),
         "fiscal_in_objective": float(counted),
+        "carbon_price": float(carbon),
     }
 
 
@@ -441,6 +471,9 @@ def make_results(scenario: str, data: ModelData, sol: Solution) -> Results:
         receipts=receipts,
         has_chain=data.chain is not None,
         excluded_stage_countries=tuple(sorted(data.chain.excluded)) if data.chain else (),
+        emissions=emissions_table(scenario, data, use),
+        delivered_emissions=delivered_emissions_table(scenario, data, use),
+        carbon_price_usd_per_t_co2e=data.settings.carbon_price_usd_per_t_co2e,
     )
     res.highlights = (
         highlights(data, res.shadow_prices, res.unmet) if have_plan else list(sol.conflicts)

@@ -9,24 +9,52 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from optimizer.output.emissions import emissions_summary, unknown_records
 from optimizer.output.results import Results
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts; NaN and infinities become None so the JSON stays strict."""
-    out = []
-    for row in df.to_dict("records"):
-        clean: dict[str, Any] = {}
-        for k, v in row.items():
-            if hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[str(k)] = v
-        out.append(clean)
-    return out
+    """Rows as plain dicts; NaN and infinities become None so the JSON stays strict.
+
+    Cleaned per column with numpy (a per-cell loop cost most of writing results.json);
+    object columns keep a per-cell pass for numpy scalars hidden in them.
+    """
+    if not len(df):
+        return []
+    columns: dict[str, Any] = {}
+    for name in df.columns:
+        col = df[name]
+        kind = col.dtype.kind
+        if kind == "f":
+            values = col.to_numpy(dtype=float)
+            finite = np.isfinite(values)
+            columns[str(name)] = (
+                values.tolist()
+                if finite.all()
+                else [
+                    v if ok else None
+                    for v, ok in zip(values.tolist(), finite.tolist(), strict=True)
+                ]
+            )
+        elif kind in "iub":
+            columns[str(name)] = col.to_numpy().tolist()
+        else:
+            columns[str(name)] = [_plain(v) for v in col.tolist()]
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
 
 
 def _rows(
@@ -122,5 +150,16 @@ def results_json(res: Results) -> dict[str, Any]:
             res.compliance, ("material", "period", "demand_t", "met_t", "shortfall_t"), ("status",)
         ),
         "process_breakevens": _records(res.process_breakevens),
+        "emissions_t_co2e": {
+            **emissions_summary(res.emissions),
+            "delivered": _records(res.delivered_emissions.drop(columns=["scenario"])),
+        },
+        "emissions_unknown": _clean(unknown_records(res.emissions)),
+        "emissions_by_source": _records(res.emissions.drop(columns=["scenario"])),
+        "carbon_price_usd_per_t_co2e": res.carbon_price_usd_per_t_co2e,
         "seconds": res.seconds,
     }
+
+
+def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return _records(pd.DataFrame(rows)) if rows else []

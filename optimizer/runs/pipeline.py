@@ -62,13 +62,13 @@ def analyse_plan(
     unless `restore` is False: a caller done with the engine saves a rebuild)."""
     ranging = opt.cost_ranging()  # reads the basis of `solution`: before any re-solve
     ships = opt.cost_ranging("f") if opt.data.chain is not None else None
+    acts = opt.cost_ranging("y") if opt.data.chain is not None else None
     results.breakevens_by_period = offer_breakevens(opt, solution, ranging)
     results.tariff_breakevens = lane_breakevens(opt, solution, ranging, ships)
     results.country_breakevens = country_breakevens(opt, solution)
     if inputs.processes:
         opt.update(opt.data)
-        base = opt.solve()  # ranging below reads this basis
-        results.process_breakevens = process_breakevens(inputs, opt, base)
+        results.process_breakevens = process_breakevens(inputs, opt, solution, acts)
     results.policy_costs = policy_costs(inputs, opt, restore=restore)
     results.highlights += list(results.policy_costs["sentence"])
 
