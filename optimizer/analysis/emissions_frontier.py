@@ -187,3 +187,25 @@ def _point(i: int, cap: float, data: ModelData, sol: Solution, spend0: float) ->
         abatement_usd_per_t_co2e=max(0.0, -float(dual)),
     )
     return row
+
+
+def unreachable_caps(inputs: Inputs, data: ModelData) -> list[str]:
+    """For an infeasible plan: each EmissionsCaps row below the least any plan can emit as it
+    counts (the other rows lifted), cited at its cell, with that least value."""
+    em = data.emissions
+    if em is None or not em.caps:
+        return []
+    free = replace(data, emissions=replace(em, caps={}))
+    opt = FastOptimizer(free)
+    out = []
+    for cap in inputs.emission_caps:
+        key = (cap.material or ALL, cap.period or ALL)
+        least = least_emissions(opt, key)
+        if least is not None and least > cap.max_t_co2e * (1 + 1e-9) + 1e-9:
+            what = f"{cap.material or 'all materials'}, {cap.period or 'the whole horizon'}"
+            out.append(
+                f"{cap.refs.get('max_t_co2e', 'EmissionsCaps')}: the cap of "
+                f"{cap.max_t_co2e:,.1f} t CO2e ({what}) cannot be met: the least any plan can "
+                f"emit there is {least:,.1f} t CO2e"
+            )
+    return out

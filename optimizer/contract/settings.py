@@ -100,9 +100,9 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "",
         "How a source with no stated intensity counts under a carbon price or an emissions "
         "cap: `highest` (the highest intensity stated for the same material's offers, or "
-        "the same output's processes, so a cap never favours a source for being "
-        "undocumented) or `zero`. Totals never include it either way: it is reported as "
-        "unknown.",
+        "the same output's processes, else the highest stated anywhere: a cap never favours "
+        "a source for being undocumented) or `zero`. Totals never include it either way: it "
+        "is reported as unknown.",
     ),
     SettingSpec(
         "high_standard_rule",

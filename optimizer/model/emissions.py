@@ -9,8 +9,9 @@ Intensities are t CO2e per t (the same number as kg CO2e per kg):
 
 The levers use r = e where it is stated; where it is not, Settings
 `unknown_emissions` says: `highest` (default) takes the highest e stated for the
-same material's offers (or the same output's processes), so a cap or a carbon
-price never favours a source for being undocumented; `zero` takes 0. Reported
+same material's offers (or the same output's processes; with none stated, the
+highest stated anywhere in the workbook), so a cap or a carbon price never
+favours a source for being undocumented; `zero` takes 0. Reported
 totals count stated intensities only; the tonnes without one are listed apart.
 
 Carbon price P (USD per t CO2e, Settings `carbon_price_usd_per_t_co2e`): the
@@ -104,10 +105,19 @@ def high_standard(inputs: Inputs) -> dict[str, bool]:
     return out
 
 
-def _fallback(stated: list[float | None], rule: str) -> float:
-    """The intensity the levers use for an unknown source among these stated ones."""
+def _fallback(stated: list[float | None], rule: str, anywhere: float) -> float:
+    """The intensity the levers use for an unknown source among these stated ones (`highest`:
+    their highest; with none stated, the highest stated anywhere in the workbook)."""
+    if _word(rule) != "highest":
+        return 0.0
     known = [e for e in stated if e is not None]
-    return max(known) if known and _word(rule) == "highest" else 0.0
+    return max(known) if known else anywhere
+
+
+def _highest_stated(inputs: Inputs) -> float:
+    values = [o.emissions_kg_co2e_per_kg for o in inputs.offers]
+    values += [p.emissions_kg_co2e_per_kg for p in inputs.processes]
+    return max((v for v in values if v is not None), default=0.0)
 
 
 def with_buy_emissions(inputs: Inputs, buys: dict[Buy, Any]) -> dict[Buy, Any]:
@@ -117,7 +127,8 @@ def with_buy_emissions(inputs: Inputs, buys: dict[Buy, Any]) -> dict[Buy, Any]:
     by_material: dict[str, list[float | None]] = {}
     for d in buys.values():
         by_material.setdefault(d.material, []).append(d.emissions_stated)
-    fallback = {m: _fallback(v, s.unknown_emissions) for m, v in by_material.items()}
+    anywhere = _highest_stated(inputs)
+    fallback = {m: _fallback(v, s.unknown_emissions, anywhere) for m, v in by_material.items()}
     price = s.carbon_price_usd_per_t_co2e
     out = {}
     for b, d in buys.items():
@@ -155,7 +166,8 @@ def emissions_data(inputs: Inputs, chain: ChainData | None) -> EmissionsData:
     if chain is not None:
         for act, a in chain.acts.items():
             by_output.setdefault(a.output, []).append(stated[act])
-    fallback = {m: _fallback(v, s.unknown_emissions) for m, v in by_output.items()}
+    anywhere = _highest_stated(inputs)
+    fallback = {m: _fallback(v, s.unknown_emissions, anywhere) for m, v in by_output.items()}
     rate = {
         act: e if e is not None else fallback[chain.acts[act].output]
         for act, e in stated.items()

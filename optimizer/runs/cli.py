@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from optimizer import __version__
+from optimizer.analysis.emissions_frontier import emissions_frontier
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
 from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
@@ -45,6 +46,7 @@ from optimizer.contract.book import (
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.solution import Status
 from optimizer.output.compare import compare
+from optimizer.output.emissions_report import write_emissions_frontier
 from optimizer.output.results import Results
 from optimizer.output.stress_report import stress_lines, write_stress_report
 from optimizer.output.whatif_report import write_comparison, write_frontier
@@ -168,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--points", type=_int_at_least(2), default=11, help="points from 100%% to 0%% (>= 2)"
     )
     front.add_argument("--out", default="reports", help="output folder (default: reports)")
+
+    emit = sub.add_parser(
+        "emissions-frontier", help="cost against emissions: the epsilon-constraint frontier"
+    )
+    emit.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
+    emit.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
+    emit.add_argument(
+        "--points", type=_int_at_least(2), default=11, help="caps from none to the least (>= 2)"
+    )
+    emit.add_argument("--out", default="reports", help="output folder (default: reports)")
 
     night = sub.add_parser(
         "nightly", help="every scenario and the frontier into a dated run folder, with a diff"
@@ -341,6 +353,33 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     return EXIT_INFEASIBLE if failed else EXIT_OK
 
 
+def cmd_emissions_frontier(args: argparse.Namespace) -> int:
+    """Sweep a cap on all emissions and write emissions_frontier.csv/.xlsx/.md."""
+    wb = open_workbook(args.workbook)
+    name = find_scenario(wb, args.scenario).name if args.scenario != BASELINE else BASELINE
+    check_all(wb, [name])
+    front = emissions_frontier(model_data(wb, name)[0], args.points, name)
+    rows = [
+        [
+            f"{r['emissions_cap_t_co2e']:,.0f}",
+            "-" if r["counted_t_co2e"] is None else f"{r['counted_t_co2e']:,.0f}",
+            millions(r["buyer_spend_usd"]),
+            millions(r["cost_delta_usd"], signed=True),
+            tonnes(r["unmet_t"], missing="-"),
+            "-" if r["status"] != "optimal" else f"{r['abatement_usd_per_t_co2e']:,.0f}",
+        ]
+        for r in front.table.to_dict("records")
+    ]
+    header = ["cap t CO2e", "emissions t CO2e", "buyer spend USD M", "vs no cap USD M"]
+    print(format_table([*header, "unmet t", "abatement USD/t CO2e"], rows))
+    print(f"\n{front.sentence}\n{textwrap.fill(front.note, width=100)}")
+    for path in write_emissions_frontier(front, args.out):
+        print(f"wrote {path}")
+    print(f"{len(rows)} points in {front.seconds:.2f} s")
+    failed = len(front.table) == 0 or any(front.table["status"] != Status.OPTIMAL.value)
+    return EXIT_INFEASIBLE if failed else EXIT_OK
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
     """The unattended run: exit 0 all solved, 3/4 solver outcomes, 5 partial failure,
     65 bad data (latest untouched), 73 cannot write."""
@@ -423,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "template": cmd_template,
         "synthetic": cmd_synthetic,
         "frontier": cmd_frontier,
+        "emissions-frontier": cmd_emissions_frontier,
         "nightly": cmd_nightly,
         "stress": cmd_stress,
     }

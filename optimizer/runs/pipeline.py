@@ -14,6 +14,7 @@ from typing import Literal
 
 from optimizer.analysis.breakevens import lane_breakevens, offer_breakevens
 from optimizer.analysis.country_breakevens import country_breakevens
+from optimizer.analysis.emissions_frontier import unreachable_caps
 from optimizer.analysis.policy import policy_costs
 from optimizer.analysis.process_breakevens import process_breakevens
 from optimizer.common.executor import run_tasks
@@ -48,6 +49,11 @@ def solve_scenario(
     opt = FastOptimizer(data, threads=threads)
     solution = opt.solve(time_limit)
     results = make_results(name, data, solution)
+    if solution.status is Status.INFEASIBLE:
+        caps = unreachable_caps(inputs, data)
+        if caps:
+            results.message = "; ".join(caps)
+            results.highlights = [*caps, *results.highlights]
     if name in wb.scenarios:
         results.description = wb.scenarios[name].description
     if analyze and solution.status is Status.OPTIMAL:
