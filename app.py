@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from optimizer.analysis.emissions_frontier import EmissionsFrontier, emissions_frontier
 from optimizer.common.format import money_m, pct
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
 from optimizer.output.results import SPEND_KEYS, Results
@@ -111,7 +112,17 @@ def sidebar_controls(session: Session, prefix: str) -> WhatIf:
             )
             if not math.isclose(value, current.get(m.material, 0.0)):
                 floors[m.material] = value
+    price = base.settings.carbon_price_usd_per_t_co2e
+    carbon = st.number_input(
+        "Carbon price (USD/t CO2e; a modelling price, not in spend)",
+        0.0,
+        100_000.0,
+        float(price),
+        step=25.0,
+        key=f"{prefix}carbon",
+    )
     return WhatIf(
+        carbon_price=carbon if not math.isclose(carbon, price) else None,
         exclude_china=exclude if exclude != base.settings.exclude_china else None,
         max_china_share=(
             share / 100 if not math.isclose(share / 100, base.settings.max_china_share) else None
@@ -256,6 +267,75 @@ def independence_tab(outcome: Outcome) -> None:
     st.dataframe(front.table, hide_index=True)
 
 
+def emissions_frontier_of(outcome: Outcome) -> EmissionsFrontier | None:
+    """The cost-vs-emissions frontier of this what-if's inputs, once per fingerprint (plain
+    tables in the session, never a solver object)."""
+    if outcome.inputs is None:
+        return None
+    cache: dict[str, EmissionsFrontier] = state.setdefault("emissions_frontiers", {})
+    if outcome.fingerprint not in cache:
+        if len(cache) > 20:
+            cache.clear()
+        cache[outcome.fingerprint] = emissions_frontier(outcome.inputs, points=11)
+    return cache[outcome.fingerprint]
+
+
+def emissions_tab(outcome: Outcome) -> None:
+    """The plan's emissions (stated intensities; unknown ones listed apart), by stage and
+    country, and the frontier of cost against emissions with this plan marked."""
+    res = outcome.results
+    if res is None:
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Emissions (stated)", f"{res.emissions_t_co2e / 1000:,.1f} kt CO2e")
+    c2.metric("Tonnes with no stated intensity", f"{res.emissions_unknown_t:,.1f} t")
+    c3.metric("Carbon charge (modelling price)", money_m(res.cost_breakdown_usd["carbon_price"]))
+    e = res.emissions
+    if len(e):
+        known = e[e["stated"].astype(bool)]
+        by = known.groupby(["stage", "country"], as_index=False)["emissions_t_co2e"].sum()
+        fig = px.bar(
+            by,
+            x="stage",
+            y="emissions_t_co2e",
+            color="country",
+            labels={"emissions_t_co2e": "t CO2e", "stage": "stage"},
+            title="Emissions by stage and country (stated intensities)",
+        )
+        st.plotly_chart(fig, width="stretch")
+    front = emissions_frontier_of(outcome)
+    if front is not None and len(front.table):
+        st.write(front.sentence)
+        t = front.table
+        fig = px.line(
+            t,
+            x="counted_t_co2e",
+            y="buyer_spend_usd",
+            markers=True,
+            hover_data=["abatement_usd_per_t_co2e"],
+            labels={
+                "counted_t_co2e": "emissions, t CO2e (as a cap counts them)",
+                "buyer_spend_usd": "buyer spend (USD)",
+                "abatement_usd_per_t_co2e": "abatement USD/t CO2e",
+            },
+            title="Cost against emissions (each point: the cheapest plan under a cap)",
+        )
+        fig.add_scatter(
+            x=[res.emissions_t_co2e],
+            y=[res.buyer_spend_usd],
+            mode="markers",
+            marker={"size": 14, "symbol": "diamond"},
+            name="this plan",
+        )
+        fig.update_xaxes(autorange="reversed")
+        st.plotly_chart(fig, width="stretch")
+        st.caption(front.note)
+        st.dataframe(t, hide_index=True)
+    if len(e):
+        st.markdown("**Sources** (blank intensity: not stated in the workbook)")
+        st.dataframe(e.drop(columns=["scenario"]), hide_index=True)
+
+
 def sensitivity_tab(res: Results) -> None:
     for line in res.highlights:
         st.write("- " + line)
@@ -287,12 +367,26 @@ def main() -> None:
         controls = sidebar_controls(session, prefix)
     header = st.container()  # filled after the solve, shown above the tabs
     tabs = st.tabs(
-        ["Plan", "Supply chain", "Costs", "Independence", "Sensitivity", "Edit tables", "Downloads"]
+        [
+            "Plan",
+            "Supply chain",
+            "Costs",
+            "Independence",
+            "Sensitivity",
+            "Edit tables",
+            "Downloads",
+            "Emissions",
+        ]
     )
     with tabs[5]:
         edited = table_editors(session, prefix)
     whatif = WhatIf(
-        controls.exclude_china, controls.max_china_share, controls.tariffs, controls.floors, edited
+        controls.exclude_china,
+        controls.max_china_share,
+        controls.tariffs,
+        controls.floors,
+        edited,
+        carbon_price=controls.carbon_price,
     )
     outcome = session.run(whatif)
     with header:
@@ -320,6 +414,8 @@ def main() -> None:
         independence_tab(outcome)
     with tabs[4]:
         sensitivity_tab(res)
+    with tabs[7]:
+        emissions_tab(outcome)
     with tabs[6]:
         if outcome.inputs is not None:
             st.download_button(

@@ -63,3 +63,18 @@ def test_china_share_slider(at: AppTest) -> None:
     # the cap limits each material's share by tonnes; the KPI is by value: it falls too
     assert float(metric(at, "China share (value)").rstrip("%")) <= 20.0 + 1e-9
     assert money(metric(at, "vs baseline").replace("+", "")) > 0
+
+
+def test_carbon_price_control_charges_the_objective_not_spend_and_lowers_emissions(
+    at: AppTest,
+) -> None:
+    """At $1,000/t CO2e the plan buys cleaner sources: stated emissions fall, buyer spend rises
+    by less than the charge (the charge is shown apart, never in spend)."""
+    before = float(metric(at, "Emissions (stated)").split()[0].replace(",", ""))
+    assert metric(at, "Carbon charge (modelling price)") == "$0.0 M"
+    at.number_input(key="wb0:baseline:carbon").set_value(1000.0).run()
+    assert not at.exception
+    after = float(metric(at, "Emissions (stated)").split()[0].replace(",", ""))
+    assert after < before
+    assert money(metric(at, "Carbon charge (modelling price)")) > 0
+    assert any("least any plan can emit" in m.value for m in at.markdown)  # the frontier

@@ -88,6 +88,12 @@ def compare(results: Sequence[Results], baseline: str = BASELINE) -> Comparison:
                 else 0.0,
                 "compliant_shortfall_t": r.compliant_shortfall_t if r.solved else None,
                 "china_value_share": r.china_value_share if r.solved else None,
+                "emissions_t_co2e": r.emissions_t_co2e if r.solved else None,
+                "emissions_delta_t_co2e": _delta(
+                    r.emissions_t_co2e if r.solved else None,
+                    base.emissions_t_co2e if base.solved else None,
+                ),
+                "emissions_unknown_t": r.emissions_unknown_t if r.solved else None,
                 **{f"{k}_usd": v for k, v in r.cost_breakdown_usd.items()},
                 "objective_usd": r.total_cost_usd,
                 "tariff_regime": r.tariff_regime or "flat rates",
@@ -177,6 +183,9 @@ def comparison_sentences(
         fiscal = (r.fiscal_cost_usd or 0.0) - (base.fiscal_cost_usd or 0.0)
         if abs(fiscal) >= 0.5:
             text += f", fiscal cost {money_m(fiscal, signed=True)}"
+        emitted = r.emissions_t_co2e - base.emissions_t_co2e
+        if abs(emitted) >= 0.5:
+            text += f", emissions {emitted:+,.0f} t CO2e"
         if r.unmet_t > EPS_T:
             text += "; unmet " + ", ".join(
                 f"{m} {q:,.1f} t" for m, q in r.unmet_by_material.items()

@@ -74,6 +74,7 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
                     "fiscal USD M",
                     "unmet t",
                     "China share (value)",
+                    "emissions kt CO2e",
                     "tariffs",
                 ],
                 [
@@ -86,6 +87,10 @@ def write_comparison(comp: Comparison, out_dir: str | Path) -> list[Path]:
                         millions(r["fiscal_cost_usd"]),
                         unmet(r),
                         pct(r["china_value_share"], missing="-"),
+                        "-"
+                        if r["emissions_t_co2e"] is None
+                        else f"{r['emissions_t_co2e'] / 1000:,.1f}"
+                        + (" (some unknown)" if r["emissions_unknown_t"] else ""),
                         f"{r['tariff_regime']}"
                         + (f" (as of {r['data_date']})" if r["data_date"] else ""),
                     ]

@@ -53,6 +53,7 @@ class WhatIf:
     tariffs: Mapping[str, float] = field(default_factory=dict)  # country -> fraction
     floors: Mapping[str, float] = field(default_factory=dict)  # material -> USD/kg (0 = none)
     edited: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)  # sheet -> rows
+    carbon_price: float | None = None  # USD per t CO2e (Settings carbon_price_usd_per_t_co2e)
 
 
 @dataclass
@@ -75,7 +76,11 @@ def apply_whatif(base: Tables, w: WhatIf) -> Tables:
     for sheet, rows in w.edited.items():
         t[sheet] = [dict(r) for r in rows]
     settings = {r["setting"]: r for r in t.setdefault("Settings", [])}
-    for name, value in (("exclude_china", w.exclude_china), ("max_china_share", w.max_china_share)):
+    for name, value in (
+        ("exclude_china", w.exclude_china),
+        ("max_china_share", w.max_china_share),
+        ("carbon_price_usd_per_t_co2e", w.carbon_price),
+    ):
         if value is not None:
             if name in settings:
                 settings[name]["value"] = value
