@@ -287,9 +287,22 @@ def emissions_tab(outcome: Outcome) -> None:
     if res is None:
         return
     c1, c2, c3 = st.columns(3)
-    c1.metric("Emissions (stated)", f"{res.emissions_t_co2e / 1000:,.1f} kt CO2e")
-    c2.metric("Tonnes with no stated intensity", f"{res.emissions_unknown_t:,.1f} t")
-    c3.metric("Carbon charge (modelling price)", money_m(res.cost_breakdown_usd["carbon_price"]))
+    # short labels and values: readable at 1024 px (the help text says the rest)
+    c1.metric(
+        "kt CO2e (stated)",
+        f"{res.emissions_t_co2e / 1000:,.1f}",
+        help="Emissions of the plan's sources with a stated intensity",
+    )
+    c2.metric(
+        "t, no intensity",
+        f"{res.emissions_unknown_t:,.1f}",
+        help="Tonnes bought or made by sources with no stated intensity: not in the total",
+    )
+    c3.metric(
+        "Carbon charge",
+        money_m(res.cost_breakdown_usd["carbon_price"]),
+        help="The carbon price times the plan's emissions: a modelling price, not in spend",
+    )
     e = res.emissions
     if len(e):
         known = e[e["stated"].astype(bool)]
@@ -330,7 +343,12 @@ def emissions_tab(outcome: Outcome) -> None:
         fig.update_xaxes(autorange="reversed")
         st.plotly_chart(fig, width="stretch")
         st.caption(front.note)
-        st.dataframe(t, hide_index=True)
+        numbers = {
+            c: st.column_config.NumberColumn(format="localized")
+            for c in t.columns
+            if c not in ("point", "status")
+        }
+        st.dataframe(t, hide_index=True, column_config=numbers)
     if len(e):
         st.markdown("**Sources** (blank intensity: not stated in the workbook)")
         st.dataframe(e.drop(columns=["scenario"]), hide_index=True)
