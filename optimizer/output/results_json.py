@@ -152,10 +152,12 @@ def results_json(res: Results) -> dict[str, Any]:
         "process_breakevens": _records(res.process_breakevens),
         "emissions_t_co2e": {
             **emissions_summary(res.emissions),
-            "delivered": _records(res.delivered_emissions.drop(columns=["scenario"])),
+            "delivered": _records(
+                res.delivered_emissions.drop(columns=["scenario"], errors="ignore")
+            ),
         },
         "emissions_unknown": _clean(unknown_records(res.emissions)),
-        "emissions_by_source": _records(res.emissions.drop(columns=["scenario"])),
+        "emissions_by_source": _records(res.emissions.drop(columns=["scenario"], errors="ignore")),
         "carbon_price_usd_per_t_co2e": res.carbon_price_usd_per_t_co2e,
         "seconds": res.seconds,
     }
