@@ -40,7 +40,8 @@ from typing import Any
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
-from optimizer.contract.records import Inputs, Process, Supplier
+from optimizer.contract.chain import in_period
+from optimizer.contract.records import Inputs, Supplier
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.chain_data import Act, Buy, ChainData
 
@@ -143,24 +144,17 @@ def with_buy_emissions(inputs: Inputs, buys: dict[Buy, Any]) -> dict[Buy, Any]:
     return out
 
 
-def _process_row(rows: list[Process], period: str) -> Process | None:
-    specific = [p for p in rows if p.period == period]
-    if specific:
-        return specific[0]
-    generic = [p for p in rows if p.period is None]
-    return generic[0] if generic else None
-
-
 def emissions_data(inputs: Inputs, chain: ChainData | None) -> EmissionsData:
     """Activity intensities, the carbon price and the caps of these inputs."""
     s = inputs.settings
-    rows: dict[tuple[str, str], list[Process]] = {}
-    for p in inputs.processes:
-        rows.setdefault((p.supplier, p.process), []).append(p)
+    rows = {  # per period: the Processes row that applies (its own, else the blank-period one)
+        t: in_period(inputs.processes, lambda p: (p.supplier, p.process), t, lambda p: p.period)
+        for t in inputs.periods
+    }
     stated: dict[Act, float | None] = {}
     if chain is not None:
         for act, a in chain.acts.items():
-            row = _process_row(rows.get((a.supplier, a.process), []), a.period)
+            row = rows[a.period].get((a.supplier, a.process))
             stated[act] = row.emissions_kg_co2e_per_kg if row else None
     by_output: dict[str, list[float | None]] = {}
     if chain is not None:

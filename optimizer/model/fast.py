@@ -454,39 +454,37 @@ class FastOptimizer:
                 where = np.fromiter(
                     (lp.to_highs[self._column(f, k)] for f, k in read), np.intp, len(read)
                 )
-            self._highs.changeColsCost(len(cols), cols, np.asarray(costs, float))
-            self._version += 1
-            try:
-                self._set_options(None, "choose")
-                tc, _ = self._run()
-                if status_of(tc) is not Status.OPTIMAL:
-                    return None
-                values = np.asarray(self._highs.getSolution().col_value)[where]
-                clipped: list[float] = np.maximum(values, 0.0).tolist()
-                return clipped
-            finally:
-                self._highs.changeColsCost(len(cols), cols, lp.cost[at])
-                self._version += 1
+            values = self._run_with_costs(cols, costs, lp.cost[at])
+            if values is None:
+                return None
+            clipped: list[float] = np.maximum(values[where], 0.0).tolist()
+            return clipped
 
         return run
 
-    def probe_objective(self, cost: Floats) -> Floats | None:
-        """Solve with every column's objective coefficient replaced (`cost`, canonical column
-        order, see CompiledLp) and return the column values, canonical order; the objective
-        is put back. None when that LP is not optimal (an emissions-only objective, say)."""
-        cols = self.lp.to_highs.astype(np.int32)
-        self._highs.changeColsCost(len(cols), cols, np.asarray(cost, float))
+    def _run_with_costs(self, cols: Any, costs: Any, restore: Any) -> Floats | None:
+        """Run with HiGHS columns `cols` at `costs`, then put `restore` back: every HiGHS
+        column's value, or None when that LP is not optimal."""
+        self._highs.changeColsCost(len(cols), cols, np.asarray(costs, float))
         self._version += 1
         try:
             self._set_options(None, "choose")
             tc, _ = self._run()
             if status_of(tc) is not Status.OPTIMAL:
                 return None
-            values: Floats = np.asarray(self._highs.getSolution().col_value)[cols]
+            values: Floats = np.asarray(self._highs.getSolution().col_value)
             return values
         finally:
-            self._highs.changeColsCost(len(cols), cols, self.lp.cost)
+            self._highs.changeColsCost(len(cols), cols, restore)
             self._version += 1
+
+    def probe_objective(self, cost: Floats) -> Floats | None:
+        """Solve with every column's objective coefficient replaced (`cost`, canonical column
+        order, see CompiledLp) and return the column values, canonical order; the objective
+        is put back. None when that LP is not optimal (an emissions-only objective, say)."""
+        cols = self.lp.to_highs.astype(np.int32)
+        values = self._run_with_costs(cols, cost, self.lp.cost)
+        return None if values is None else values[cols]
 
     def _column(self, family: str, key: Any) -> int:
         """The compiled LP's column of (family, key) (its HiGHS column is lp.to_highs[...])."""
