@@ -33,7 +33,7 @@ from optimizer.analysis.replan import plan_totals
 from optimizer.common.format import money_m
 from optimizer.contract.records import Inputs
 from optimizer.model.data import ModelData, prepare
-from optimizer.model.emissions import ALL, CapKey, EmissionsData, covers, plan_emissions
+from optimizer.model.emissions import ALL, CapKey, EmissionsData, cap_terms, plan_emissions
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Solution, Status
 
@@ -73,25 +73,14 @@ class EmissionsFrontier:
 
 def emissions_coefficients(data: ModelData, lp: Any, key: CapKey = (ALL, ALL)) -> np.ndarray:
     """t CO2e per unit of each canonical column, as a cap row `key` counts them."""
+    positions = {
+        (family, k): first + i
+        for family, (first, keys) in lp.columns.items()
+        for i, k in enumerate(keys)
+    }
     coef = np.zeros(lp.num_col)
-    first, keys = lp.columns["x"]
-    for i, b in enumerate(keys):
-        if covers(key, b[1], b[2]):
-            coef[first + i] = data.buys[b].emissions_rate
-    chain, em = data.chain, data.emissions
-    if chain is not None and em is not None:
-        if "f" in lp.columns:
-            first, keys = lp.columns["f"]
-            for i, e in enumerate(keys):
-                b = chain.ships[e].buy
-                if e[1] == "" and b is not None and covers(key, b[1], b[2]):
-                    coef[first + i] = data.buys[b].emissions_rate
-        if "y" in lp.columns:
-            first, keys = lp.columns["y"]
-            for i, act in enumerate(keys):
-                a = chain.acts[act]
-                if covers(key, a.output, a.period):
-                    coef[first + i] = em.act_rate.get(act, 0.0)
+    for column, c in cap_terms(data, key):
+        coef[positions[column]] = c
     return coef
 
 
@@ -99,7 +88,8 @@ def least_emissions(opt: FastOptimizer, key: CapKey = (ALL, ALL)) -> float | Non
     """The least a plan of `opt`'s LP can emit as cap `key` counts it (demand served as far
     as the supply allows), or None when that LP has no plan."""
     lp = opt.lp
-    coef = emissions_coefficients(opt.data, lp, key)
+    own = emissions_coefficients(opt.data, lp, key)
+    coef = own.copy()
     for name in ("u", "uc"):
         if name in lp.columns:
             first, keys = lp.columns[name]
@@ -107,7 +97,6 @@ def least_emissions(opt: FastOptimizer, key: CapKey = (ALL, ALL)) -> float | Non
     values = opt.probe_objective(coef)
     if values is None:
         return None
-    own = emissions_coefficients(opt.data, lp, key)
     return float(np.dot(own, np.maximum(values, 0.0)))
 
 

@@ -151,22 +151,16 @@ def emissions_data(inputs: Inputs, chain: ChainData | None) -> EmissionsData:
         t: in_period(inputs.processes, lambda p: (p.supplier, p.process), t, lambda p: p.period)
         for t in inputs.periods
     }
+    acts = chain.acts if chain is not None else {}
     stated: dict[Act, float | None] = {}
-    if chain is not None:
-        for act, a in chain.acts.items():
-            row = rows[a.period].get((a.supplier, a.process))
-            stated[act] = row.emissions_kg_co2e_per_kg if row else None
     by_output: dict[str, list[float | None]] = {}
-    if chain is not None:
-        for act, a in chain.acts.items():
-            by_output.setdefault(a.output, []).append(stated[act])
+    for act, a in acts.items():
+        row = rows[a.period].get((a.supplier, a.process))
+        stated[act] = row.emissions_kg_co2e_per_kg if row else None
+        by_output.setdefault(a.output, []).append(stated[act])
     anywhere = _highest_stated(inputs)
     fallback = {m: _fallback(v, s.unknown_emissions, anywhere) for m, v in by_output.items()}
-    rate = {
-        act: e if e is not None else fallback[chain.acts[act].output]
-        for act, e in stated.items()
-        if chain is not None
-    }
+    rate = {act: e if e is not None else fallback[acts[act].output] for act, e in stated.items()}
     caps = {(c.material or ALL, c.period or ALL): c.max_t_co2e for c in inputs.emission_caps}
     return EmissionsData(s.carbon_price_usd_per_t_co2e, caps, stated, rate)
 
@@ -183,25 +177,38 @@ def covers(key: CapKey, material: str, period: str) -> bool:
     return key[0] in (ALL, material) and key[1] in (ALL, period)
 
 
+#: An LP column: ("x", purchase), ("f", shipment) or ("y", activity).
+Column = tuple[str, Any]
+
+
+def cap_terms(data: Any, key: CapKey = (ALL, ALL)) -> list[tuple[Column, float]]:
+    """The columns cap row `key` counts, with their t CO2e per t (zeros left out): each
+    purchase x[b] and its shipments to facilities at r_b, each activity y[a] at r_a."""
+    chain, em = data.chain, data.emissions
+    terms: list[tuple[Column, float]] = []
+    for b, d in data.buys.items():
+        if d.emissions_rate > 0 and covers(key, b[1], b[2]):
+            terms.append((("x", b), d.emissions_rate))
+            if chain is not None:
+                terms += [(("f", e), d.emissions_rate) for e in chain.offer_ships.get(b, ())]
+    if chain is not None and em is not None:
+        for act, r in em.act_rate.items():
+            a = chain.acts[act]
+            if r > 0 and covers(key, a.output, a.period):
+                terms.append((("y", act), r))
+    return terms
+
+
 def add_emissions_cap(m: pyo.ConcreteModel, data: Any) -> None:
     """sum r_b (x[b] + its shipments) + sum r_a y[a] <= cap[k] for each EmissionsCaps row k."""
     em = data.emissions
     if em is None or not em.caps:
         return
-    chain = data.chain
-    terms: dict[CapKey, list[Any]] = {}
-    for key in em.caps:
-        row = terms.setdefault(key, [])
-        for b, d in data.buys.items():
-            if d.emissions_rate > 0 and covers(key, b[1], b[2]):
-                row.append(MonomialTermExpression((d.emissions_rate, m._xs[b])))
-                if chain is not None:
-                    ships = chain.offer_ships.get(b, ())
-                    row += [MonomialTermExpression((d.emissions_rate, m._fs[e])) for e in ships]
-        for act, r in em.act_rate.items():
-            a = chain.acts[act]
-            if r > 0 and covers(key, a.output, a.period):
-                row.append(MonomialTermExpression((r, m._ys[act])))
+    var = {"x": m._xs, "f": getattr(m, "_fs", {}), "y": getattr(m, "_ys", {})}
+    terms = {
+        k: [MonomialTermExpression((c, var[f][i])) for (f, i), c in cap_terms(data, k)]
+        for k in em.caps
+    }
     rows = [k for k in em.caps if terms[k]]  # a cap nothing counts towards always holds
     m.EC = pyo.Set(initialize=rows, dimen=2, ordered=True)
     m.emissions_max = pyo.Param(m.EC, initialize={k: em.caps[k] for k in rows}, mutable=True)
@@ -210,31 +217,39 @@ def add_emissions_cap(m: pyo.ConcreteModel, data: Any) -> None:
     )
 
 
+#: A source in a plan: (kind "offer" or "process", its key, the material it makes, period,
+#: tonnes, stated intensity or None, the intensity the levers use)
+Source = tuple[str, Any, str, str, float, float | None, float]
+
+
+def plan_sources(data: Any, sol: Any) -> list[Source]:
+    """Every offer bought from (x[b] plus its shipments to facilities) and every activity of a
+    plan, with its tonnes and intensities (zero tonnes included)."""
+    chain, em = data.chain, data.emissions
+    f = sol.chain.get("f", {})
+    out: list[Source] = []
+    for b, d in data.buys.items():
+        q = sol.x.get(b, 0.0)
+        if chain is not None:
+            q += sum(f.get(e, 0.0) for e in chain.offer_ships.get(b, ()))
+        out.append(("offer", b, b[1], b[2], q, d.emissions_stated, d.emissions_rate))
+    if chain is not None and em is not None:
+        for act, y in sol.chain.get("y", {}).items():
+            a = chain.acts[act]
+            rate = em.act_rate.get(act, 0.0)
+            out.append(("process", act, a.output, a.period, y, em.act_stated.get(act), rate))
+    return out
+
+
 def plan_emissions(data: Any, sol: Any, key: CapKey = (ALL, ALL)) -> tuple[float, float, float]:
     """A plan's emissions under cap row `key`: (t CO2e of stated intensities, t CO2e as the
     cap counts them, tonnes from sources with no stated intensity)."""
     stated = counted = unknown = 0.0
-    chain, em = data.chain, data.emissions
-    f = sol.chain.get("f", {})
-    for b, d in data.buys.items():
-        if not covers(key, b[1], b[2]):
-            continue
-        q = sol.x.get(b, 0.0)
-        if chain is not None:
-            q += sum(f.get(e, 0.0) for e in chain.offer_ships.get(b, ()))
-        counted += q * d.emissions_rate
-        if d.emissions_stated is None:
-            unknown += q
-        else:
-            stated += q * d.emissions_stated
-    if chain is not None and em is not None:
-        for act, y in sol.chain.get("y", {}).items():
-            a = chain.acts[act]
-            if covers(key, a.output, a.period):
-                counted += y * em.act_rate.get(act, 0.0)
-                e = em.act_stated.get(act)
-                if e is None:
-                    unknown += y
-                else:
-                    stated += y * e
+    for _, _, material, period, q, e, rate in plan_sources(data, sol):
+        if covers(key, material, period):
+            counted += q * rate
+            if e is None:
+                unknown += q
+            else:
+                stated += q * e
     return stated, counted, unknown

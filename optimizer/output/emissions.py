@@ -33,7 +33,9 @@ import pandas as pd
 
 from optimizer.model.chain_data import BUYER, OFFER, Act, Ship
 from optimizer.model.data import ModelData
+from optimizer.model.emissions import plan_sources
 from optimizer.model.solution import EPS_T, Solution
+from optimizer.output.origin import MAX_PASSES, activity_links
 
 EMISSIONS_COLUMNS = [
     "scenario",
@@ -59,58 +61,23 @@ DELIVERED_COLUMNS = [
     "kg_co2e_per_kg",
     "complete",
 ]
-#: Passes of the propagation before giving up on a loop of processes.
-MAX_PASSES = 60
 
 
 def emissions_table(scenario: str, data: ModelData, sol: Solution) -> pd.DataFrame:
     """One row per source with tonnes: its intensity and emissions (blank when not stated)."""
     chain = data.chain
-    ships = sol.chain.get("f", {}) if chain is not None else {}
     rows: list[dict[str, Any]] = []
-    for b, d in data.buys.items():
-        q = sol.x.get(b, 0.0)
-        if chain is not None:
-            q += sum(ships.get(e, 0.0) for e in chain.offer_ships.get(b, ()))
+    for kind, key, material, period, q, stated, rate in plan_sources(data, sol):
         if q <= EPS_T:
             continue
-        stage = (chain.material_stage.get(b[1]) if chain else "") or "offer"
-        rows.append(
-            _row(
-                scenario,
-                "offer",
-                b[0],
-                d.country,
-                "",
-                stage,
-                b[1],
-                b[2],
-                q,
-                d.emissions_stated,
-                d.emissions_rate,
-            )
-        )
-    em = data.emissions
-    if chain is not None and em is not None:
-        for act, y in sol.chain.get("y", {}).items():
-            if y <= EPS_T:
-                continue
-            a = chain.acts[act]
-            rows.append(
-                _row(
-                    scenario,
-                    "process",
-                    a.supplier,
-                    a.country,
-                    a.process,
-                    a.stage,
-                    a.output,
-                    a.period,
-                    y,
-                    em.act_stated.get(act),
-                    em.act_rate.get(act, 0.0),
-                )
-            )
+        if kind == "offer":
+            stage = (chain.material_stage.get(material) if chain else "") or "offer"
+            where = (key[0], data.buys[key].country, "", stage)
+        else:
+            assert chain is not None  # activities exist only with a chain
+            a = chain.acts[key]
+            where = (a.supplier, a.country, a.process, a.stage)
+        rows.append(_row(scenario, kind, *where, material, period, q, stated, rate))
     return pd.DataFrame(rows, columns=EMISSIONS_COLUMNS)
 
 
@@ -225,22 +192,17 @@ def _ship_intensities(data: ModelData, sol: Solution) -> dict[Ship, tuple[float,
             b = chain.ships[e].buy
             stated = data.buys[b].emissions_stated if b is not None else None
             out[e] = (stated or 0.0, stated is not None)
-    lanes_of: dict[Act, list[tuple[float, Ship]]] = defaultdict(list)
-    yields: dict[Act, float] = defaultdict(float)
-    for lane, (coef, act, ships) in chain.lanes.items():
+    lanes_of, nodes_of = activity_links(chain)
+    yields: dict[Act, float] = defaultdict(float)  # co-products share emissions by mass
+    for lane, (coef, act, _) in chain.lanes.items():
         if lane[2] != chain.acts[act].output:
-            yields[act] += coef  # co-products share the activity's emissions by mass
-        lanes_of[act].extend((coef, e) for e in ships)
-    feeds: dict[Act, list[tuple[tuple[Ship, ...], float]]] = defaultdict(list)
-    for arriving, terms in chain.consume.values():
-        for act, t_per_t in terms:
-            feeds[act].append((arriving, t_per_t))
+            yields[act] += coef
     for _ in range(MAX_PASSES):
         changed = False
         for act in y:
             stated = em.act_stated.get(act)
             total, complete = stated or 0.0, stated is not None
-            for arriving, t_per_t in feeds[act]:
+            for _, arriving, t_per_t in nodes_of[act]:
                 q = sum(f.get(e, 0.0) for e in arriving)
                 if q > EPS_T:
                     i = sum(f.get(e, 0.0) * out.get(e, (0.0, False))[0] for e in arriving) / q
@@ -249,7 +211,7 @@ def _ship_intensities(data: ModelData, sol: Solution) -> dict[Ship, tuple[float,
                         out.get(e, (0, False))[1] for e in arriving if e in f
                     )
             value = (total / (1.0 + yields[act]), complete)
-            for _, e in lanes_of[act]:
+            for e in lanes_of[act]:
                 if e in f and out.get(e) != value:
                     out[e] = value
                     changed = True

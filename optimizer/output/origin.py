@@ -77,6 +77,19 @@ def _same(a: Mix, b: Mix) -> bool:
     return True
 
 
+def activity_links(chain: ChainData) -> tuple[dict[Act, list[Ship]], dict[Act, list[Feed]]]:
+    """Per activity: the shipments that carry its outputs away, and what it consumes (node,
+    shipments arriving there, t per t): the graph both attributions walk."""
+    lanes_of: dict[Act, list[Ship]] = defaultdict(list)
+    for _, act, out in chain.lanes.values():
+        lanes_of[act].extend(out)
+    nodes_of: dict[Act, list[Feed]] = defaultdict(list)
+    for node, (arriving, terms) in chain.consume.items():
+        for k, a in terms:
+            nodes_of[k].append((node, arriving, a))
+    return lanes_of, nodes_of
+
+
 def ship_mixes(data: ModelData, sol: Solution) -> tuple[dict[Ship, Mix], dict[Act, Mix]]:
     """The origin mix of every shipment and activity with tonnes, by proportional attribution."""
     chain = data.chain
@@ -91,13 +104,7 @@ def ship_mixes(data: ModelData, sol: Solution) -> tuple[dict[Ship, Mix], dict[Ac
         if e[1] == OFFER:
             d = chain.ships[e]
             ship_mix[e] = offer_mix(chain, e[2], d.country, d.grade == COMPLIANT)
-    lanes_of: dict[Act, list[Ship]] = defaultdict(list)
-    for _, act, out in chain.lanes.values():
-        lanes_of[act].extend(out)
-    nodes_of: dict[Act, list[Feed]] = defaultdict(list)
-    for node, (arriving, terms) in chain.consume.items():
-        for k, a in terms:
-            nodes_of[k].append((node, arriving, a))
+    lanes_of, nodes_of = activity_links(chain)
     act_mix: dict[Act, Mix] = {}
     for _ in range(MAX_PASSES):
         changed = False
