@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from optimizer.analysis.replan import resolve
 from optimizer.contract.records import Inputs
 from optimizer.contract.schema import KG_PER_T
+from optimizer.model.chain_data import ChainData
 from optimizer.model.chain_edits import with_process_fee
 from optimizer.model.data import ModelData, repriced
+from optimizer.model.emissions import act_cost
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import EPS_T, Engine, Solution, Status
 
@@ -139,17 +143,17 @@ def _runs_at(opt: Engine, data: ModelData, s: str, p: str) -> Callable[[float], 
     opt.update(data)
     # every cost the fee sets is affine in it (the fee itself, and tariff x a customs value
     # that follows it): evaluated at fees 0 and 1 once, each probe is c0 + fee x (c1 - c0)
-    ends = [with_process_fee(chain, s, p, at) for at in (0.0, 1.0)]
-    carbon = data.emissions.act_carbon if data.emissions is not None else (lambda _: 0.0)
-    ships = [e for e, f in chain.ships.items() if any(c.ships[e] is not f for c in ends)]
+    chains = [with_process_fee(chain, s, p, at) for at in (0.0, 1.0)]
+    ships = [e for e, f in chain.ships.items() if any(c.ships[e] is not f for c in chains)]
     changed: list[tuple[str, Any]] = [("y", a) for a in acts] + [("f", e) for e in ships]
-    c0, c1 = (
-        np.array(
-            [KG_PER_T * (c.acts[a].fee_usd_per_kg + carbon(a)) for a in acts]
-            + [KG_PER_T * c.ships[e].objective_cost for e in ships]
+
+    def costs(c: ChainData) -> npt.NDArray[np.float64]:
+        at_fee = replace(data, chain=c)
+        return KG_PER_T * np.array(
+            [act_cost(at_fee, a) for a in acts] + [c.ships[e].objective_cost for e in ships]
         )
-        for c in ends
-    )
+
+    c0, c1 = (costs(c) for c in chains)
     probe = opt.prober(changed, read)
 
     def runs(at: float) -> bool:

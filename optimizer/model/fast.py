@@ -42,6 +42,7 @@ from optimizer.model.compiled import (
 )
 from optimizer.model.compiled_chain import CHAIN_COLUMNS, column_uppers
 from optimizer.model.data import BuyData, ModelData, check_finite, update_is_finite
+from optimizer.model.emissions import act_cost
 from optimizer.model.engine import (
     WARM_FAILURES,
     answer_without_solver,
@@ -274,9 +275,10 @@ class FastOptimizer:
         assert data.chain is not None
         lp = self.lp
         carbon = data.emissions != self._data.emissions  # every activity's cost moves with it
-        for name, records, before, price in (
-            ("y", list(data.chain.acts.values()), self._acts, "fee_usd_per_kg"),
-            ("f", list(data.chain.ships.values()), self._ships, "objective_cost"),
+        acts, ships = list(data.chain.acts), list(data.chain.ships.values())
+        for name, records, before, unit_cost in (
+            ("y", list(data.chain.acts.values()), self._acts, lambda i: act_cost(data, acts[i])),
+            ("f", ships, self._ships, lambda i: ships[i].objective_cost),
         ):
             if name not in lp.columns or not records:
                 continue
@@ -286,17 +288,11 @@ class FastOptimizer:
                 moved = np.arange(len(records))
             if len(moved):
                 at = first + moved
-                sub = [records[i] for i in moved.tolist()]
-                cost[at] = KG_PER_T * np.fromiter((getattr(r, price) for r in sub), float, len(sub))
-                if name == "y" and data.emissions is not None:
-                    keys = list(data.chain.acts)
-                    cost[at] += KG_PER_T * np.fromiter(
-                        (data.emissions.act_carbon(keys[i]) for i in moved.tolist()),
-                        float,
-                        len(moved),
-                    )
+                sub = moved.tolist()
+                cost[at] = KG_PER_T * np.fromiter(map(unit_cost, sub), float, len(sub))
                 upper[at] = np.minimum(
-                    np.fromiter((r.upper_t for r in sub), float, len(sub)), highspy.kHighsInf
+                    np.fromiter((records[i].upper_t for i in sub), float, len(sub)),
+                    highspy.kHighsInf,
                 )
         self._acts = list(data.chain.acts.values())
         self._ships = list(data.chain.ships.values())
@@ -439,13 +435,13 @@ class FastOptimizer:
 
     def prober(
         self, changed: Sequence[tuple[str, Any]], read: Sequence[tuple[str, Any]]
-    ) -> Callable[[Sequence[float]], list[float] | None]:
+    ) -> Callable[[npt.ArrayLike], list[float] | None]:
         """`probe` with its columns looked up once: call it with the costs of `changed`, in
         order, as many times as a search needs (a rebuilt LP is looked up again)."""
         lp: CompiledLp | None = None
         at = cols = where = np.zeros(0, np.intp)
 
-        def run(costs: Sequence[float]) -> list[float] | None:
+        def run(costs: npt.ArrayLike) -> list[float] | None:
             nonlocal lp, at, cols, where
             if lp is not self.lp:
                 lp = self.lp
