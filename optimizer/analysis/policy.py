@@ -220,7 +220,8 @@ def _sentence(
         )
     spend = float(str(row["cost_usd"]))
     pct = row["cost_pct"]
-    if abs(spend) < 0.5:  # solver noise around zero: no "-$0.0 M"
+    unchanged = abs(spend) < 0.5  # solver noise around zero: no "-$0.0 M"
+    if unchanged:
         text = f"The {name} does not change buyer spend over {span}"
     else:
         text = f"The {name} changes buyer spend by {money_m(spend, signed=True)} over {span}"
@@ -230,7 +231,7 @@ def _sentence(
     if abs(fiscal) >= 0.5:
         text += (
             f"; it changes fiscal cost by {money_m(fiscal, signed=True)}"
-            if abs(spend) < 0.5
+            if unchanged
             else f" and fiscal cost by {money_m(fiscal, signed=True)}"
         )
     if row["unmet_detail"]:

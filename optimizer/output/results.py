@@ -20,6 +20,7 @@ import pandas as pd
 
 from optimizer.contract.schema import KG_PER_T
 from optimizer.model.data import ModelData
+from optimizer.model.emissions import plan_sources
 from optimizer.model.solution import EPS_T, Solution, Status
 from optimizer.model.tariffs import describe_parts
 from optimizer.output.chain_tables import (
@@ -398,17 +399,17 @@ def cost_breakdown(data: ModelData, sol: Solution, alloc: pd.DataFrame) -> dict[
     holding = sum(
         q * KG_PER_T * data.stock[mat].holding_usd_per_kg for (mat, _), q in sol.stock.items()
     )
-    # objective_extra = support counted in the national view + the carbon price (apart here)
+    # objective_extra = support counted in the national view + the purchase's carbon charge
     extra = sum(q * KG_PER_T * data.buys[b].objective_extra for b, q in sol.x.items() if q > 0)
-    carbon = sum(q * KG_PER_T * data.buys[b].carbon_usd_per_kg for b, q in sol.x.items() if q > 0)
     for ships in offer_shipments(data, sol).values():
         extra += sum(q * KG_PER_T * f.objective_extra for q, f in ships)
-        carbon += sum(q * KG_PER_T * data.buys[f.buy].carbon_usd_per_kg for q, f in ships if f.buy)
-    counted = extra - carbon  # the purchases' carbon is in objective_extra, the rest support
-    if data.emissions is not None:  # activities' carbon is on their cost, not objective_extra
-        carbon += sum(
-            q * KG_PER_T * data.emissions.act_carbon(a) for a, q in sol.chain.get("y", {}).items()
-        )
+    # the carbon charge: the price times the emissions as the levers count them (t CO2e)
+    price = data.settings.carbon_price_usd_per_t_co2e
+    charged = {"offer": 0.0, "process": 0.0}
+    for kind, _, _, _, q, _, rate in plan_sources(data, sol):
+        charged[kind] += price * q * rate
+    carbon = charged["offer"] + charged["process"]
+    counted = extra - charged["offer"]  # what is left of objective_extra is counted support
     chain = chain_costs(data, sol)
     return {
         "purchase": float(alloc["purchase_usd"].sum()),
