@@ -310,6 +310,10 @@ def test_non_finite_data_never_reaches_highs(bad: float) -> None:
     capacity[next(iter(capacity))] = bad  # a table changed in place is checked again
     with pytest.raises(InvalidInputError):
         opt.update(same)
+    assert data.emissions is not None
+    priced = replace(data, emissions=replace(data.emissions, carbon_price=bad))
+    with pytest.raises(InvalidInputError):  # an update in place checks the emissions data too
+        opt.update(priced)
 
 
 def test_compile_checks_the_objective_formula(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -400,7 +400,14 @@ def update_is_finite(data: ModelData, new_buys: list[BuyData], before: ChainData
         and finite((*shares, s.unmet_penalty_usd_per_kg), len(shares) + 1)
         and not any(math.isnan(v.max_t) for v in data.stock.values())
         and (data.chain is None or chain_is_finite(data.chain, before))
+        and (data.emissions is None or _emissions_finite(data.emissions))
     )
+
+
+def _emissions_finite(em: EmissionsData) -> bool:
+    """The carbon price, caps and activity intensities check_finite looks at (small tables)."""
+    values = (em.carbon_price, *em.caps.values(), *em.act_rate.values())
+    return bool(np.isfinite(np.fromiter(values, float, len(values))).all())
 
 
 def check_finite(data: ModelData) -> list[Problem]:
