@@ -316,7 +316,9 @@ def emissions_tab(outcome: Outcome) -> None:
             title="Emissions by stage and country (stated intensities)",
         )
         st.plotly_chart(fig, width="stretch")
-    front = emissions_frontier_of(outcome)
+    # on request: tracing it re-solves the plan 12 times, on every later change too
+    trace = st.toggle("Trace the cost-vs-emissions frontier", key="trace-emissions-frontier")
+    front = emissions_frontier_of(outcome) if trace else None
     if front is not None and len(front.table):
         st.write(front.sentence)
         t = front.table

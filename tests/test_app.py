@@ -77,4 +77,6 @@ def test_carbon_price_control_charges_the_objective_not_spend_and_lowers_emissio
     after = float(metric(at, "kt CO2e (stated)").replace(",", ""))
     assert after < before
     assert money(metric(at, "Carbon charge")) > 0
+    assert not any("least any plan can emit" in m.value for m in at.markdown)  # on request
+    at.toggle(key="trace-emissions-frontier").set_value(True).run()
     assert any("least any plan can emit" in m.value for m in at.markdown)  # the frontier
