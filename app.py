@@ -389,11 +389,11 @@ def main() -> None:
     tabs = st.tabs(
         [
             "Plan",
-            "Supply chain",
+            "Chain",
             "Costs",
             "Independence",
             "Sensitivity",
-            "Edit tables",
+            "Edit",
             "Downloads",
             "Emissions",
         ]

@@ -149,7 +149,7 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
 
     # edit a data_editor cell: the first offer (China NdPr oxide) from 141 to 50 USD/kg
     before = fingerprint(page)
-    page.get_by_role("tab", name="Edit tables").click()
+    page.get_by_role("tab", name="Edit").click()
     grid = page.locator('[data-testid="stDataFrame"]:visible').first
     box = grid.bounding_box()
     assert box is not None
