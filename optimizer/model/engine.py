@@ -46,6 +46,21 @@ WARM_FAILURES = (
 )
 
 
+def retry_without_presolve(highs: highspy.Highs) -> None:
+    """Re-run a failed LP from scratch with presolve off.
+
+    HiGHS 1.x's presolve can end in model status kNotset on an LP that solves without it
+    (measured: the default workbook with a stock build and both China rare-earth
+    suppliers out, under `sourcing resilient`); a cold run without presolve answers.
+    """
+    highs.setOptionValue("presolve", "off")
+    try:
+        highs.clearSolver()
+        highs.run()
+    finally:
+        highs.setOptionValue("presolve", "choose")
+
+
 def termination(status: highspy.HighsModelStatus) -> TerminationCondition:
     """The Pyomo termination condition of a HiGHS model status (as Pyomo's interface maps it)."""
     return _TERMINATION.get(status.name, TerminationCondition.unknown)

@@ -47,6 +47,7 @@ from optimizer.model.engine import (
     WARM_FAILURES,
     answer_without_solver,
     finish,
+    retry_without_presolve,
     status_of,
     termination,
 )
@@ -315,7 +316,9 @@ class FastOptimizer:
             # default workbook going from exclude_china back to a full plan): solve afresh
             self.warm_failures += 1
             self._highs.clearSolver()
-            self._highs.run()
+            status = self._highs.run()
+        if status == highspy.HighsStatus.kError or self._highs.getModelStatus() in WARM_FAILURES:
+            retry_without_presolve(self._highs)
         seconds = self._highs.getRunTime() - before
         return termination(self._highs.getModelStatus()), seconds
 
