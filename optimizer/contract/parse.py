@@ -36,6 +36,7 @@ from optimizer.contract.records import (
     Tariff,
     TariffOverride,
 )
+from optimizer.contract.resilient_checks import check_decisions
 from optimizer.contract.responsible_checks import check_responsible
 from optimizer.contract.settings import SETTINGS, SETTINGS_BY_NAME
 from optimizer.contract.spec import Kind, SettingSpec
@@ -161,7 +162,7 @@ def parse_inputs(raw: RawWorkbook) -> tuple[Inputs | None, list[Problem]]:
     )
     # a cell that could not be read is reported once: not again by a check of its stand-in
     unreadable = {(p.sheet, p.cell) for p in errors(problems) if p.cell}
-    checked = [*check_inputs(inputs), *check_responsible(inputs)]
+    checked = [*check_inputs(inputs), *check_responsible(inputs), *check_decisions(inputs)]
     problems.extend(p for p in checked if (p.sheet, p.cell) not in unreadable)
     return (None if errors(problems) else inputs), problems
 

@@ -195,6 +195,8 @@ class Offtake:
     max_t: float | None = None
     take_or_pay: float | None = None
     contract_price_usd_per_kg: float | None = None
+    decide: bool = False
+    reserve_usd_per_kg: float = 0.0
     refs: Mapping[str, str] = _refs()
 
 
@@ -208,6 +210,10 @@ class Stockpile:
     holding_usd_per_kg: float = 0.0
     max_t: float | None = None
     compliant: bool = False
+    decide: bool = False
+    build_min_t: float = 0.0
+    build_max_t: float | None = None
+    build_price_usd_per_kg: float | None = None
     refs: Mapping[str, str] = _refs()
 
 
@@ -253,6 +259,8 @@ class Settings:
     high_standard_rule: str = "flag"
     high_standard_max_forced_labour_per_1000: float = 5.0
     high_standard_requires_audit: bool = False
+    risk_weight: float = 0.0
+    cvar_level: float = 0.95
     refs: Mapping[str, str] = _refs()
 
 

@@ -324,6 +324,23 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 unit="USD/kg",
                 description="Contract price (blank = offer price).",
             ),
+            ColumnSpec(
+                "decide",
+                Kind.BOOL,
+                default=False,
+                description="TRUE: `sourcing resilient` decides the volume signed per period, "
+                "between min_t and max_t (max_t required), before disruptions are known; the "
+                "offer is then bought only under the contract. `solve` reads the row as "
+                "min_t/max_t, as without it.",
+            ),
+            ColumnSpec(
+                "reserve_usd_per_kg",
+                Kind.NUMBER,
+                default=0.0,
+                unit="USD/kg signed",
+                description="With decide: a fee per kg signed, paid whether taken or not (with "
+                "take_or_pay 0 the row is an option: reserved capacity).",
+            ),
         ),
         key=("supplier", "material"),
     ),
@@ -362,6 +379,25 @@ SHEETS: Final[tuple[SheetSpec, ...]] = (
                 default=False,
                 description="TRUE: the initial stock may serve compliant demand (stock keeps its "
                 "grade: stock bought compliant stays compliant).",
+            ),
+            ColumnSpec(
+                "decide",
+                Kind.BOOL,
+                default=False,
+                description="TRUE: `sourcing resilient` decides a stock build, bought now (before "
+                "disruptions are known) and in stock from the first period, between build_min_t "
+                "and build_max_t (required).",
+            ),
+            ColumnSpec(
+                "build_min_t", Kind.NUMBER, default=0.0, unit="t", description="Least build."
+            ),
+            ColumnSpec("build_max_t", Kind.NUMBER, unit="t", description="Most build."),
+            ColumnSpec(
+                "build_price_usd_per_kg",
+                Kind.NUMBER,
+                unit="USD/kg",
+                description="Price of a build (blank = the lowest landed cost of the material's "
+                "first-period offers, undisrupted).",
             ),
         ),
         key=("material",),

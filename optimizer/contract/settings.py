@@ -129,6 +129,22 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "",
         "With high_standard_rule `indicators`: TRUE also requires irma_audit = 1 at the site.",
     ),
+    SettingSpec(
+        "risk_weight",
+        Kind.NUMBER,
+        0.0,
+        "",
+        "`sourcing resilient`: lambda, the weight of CVaR in expected cost + lambda x CVaR "
+        "(0 = risk-neutral).",
+    ),
+    SettingSpec(
+        "cvar_level",
+        Kind.RATE,
+        0.95,
+        "fraction",
+        "`sourcing resilient`: alpha of CVaR, strictly between 0 and 1 (0.95: the mean cost of "
+        "the worst 5% of samples).",
+    ),
 )
 
 SETTINGS_BY_NAME: Final[dict[str, SettingSpec]] = {s.name: s for s in SETTINGS}
