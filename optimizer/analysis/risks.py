@@ -272,7 +272,7 @@ def draw_samples(
 # --------------------------------------------------------------------------- applying
 
 
-def _effects(
+def effects(
     data: ModelData, disruptions: Iterable[Disruption]
 ) -> tuple[dict[Buy, float], dict[tuple[str, str], float], dict[Buy, float]]:
     """Share of supply kept per purchase and per capacity, and tariff points added per purchase."""
@@ -322,7 +322,7 @@ def apply_disruptions(data: ModelData, disruptions: Iterable[Disruption]) -> Mod
     rates, capped at 1.
     """
     disruptions = list(disruptions)
-    keep, cap_keep, added = _effects(data, disruptions)
+    keep, cap_keep, added = effects(data, disruptions)
     chain = data.chain
     if chain is not None:
         chain = apply_chain_disruptions(chain, data.periods, disruptions)
