@@ -56,8 +56,11 @@ from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.data import ModelData, prepare
 from optimizer.model.fast import FastOptimizer
+from optimizer.model.first_stage import first_stage, plan_data
 from optimizer.model.solution import EPS_T, Engine, Status
 
+#: The stress test's default mode: every sample re-planned with hindsight, a lower bound.
+PERFECT_RECOURSE: Final = "perfect recourse (lower bound: every sample re-planned with hindsight)"
 #: Samples per task: fixed (not derived from the worker count) so results never depend on it.
 DEFAULT_CHUNK: Final = 25
 DEFAULT_SAMPLES: Final = 500
@@ -86,6 +89,8 @@ class StressChunk:
     samples: tuple[tuple[Disruption, ...], ...]
     time_limit: float | None = None
     threads: int = 1
+    #: a fixed first stage (optimizer.model.first_stage): re-plan only the second stage
+    plan: tuple[float, ...] | None = None
 
 
 def solve_sample(
@@ -131,9 +136,27 @@ def stress_chunk(chunk: StressChunk) -> list[SampleOutcome]:
         path.write_bytes(chunk.workbook)
         wb = open_workbook(path)
         inputs, problems = scenario_inputs(wb, chunk.scenario)
-    base = stress_base(require_valid(inputs, problems))
+    base, fixed = planned_base(require_valid(inputs, problems), chunk.plan)
     opt = FastOptimizer(base, threads=chunk.threads)
-    return [solve_sample(opt, base, s, chunk.time_limit) for s in chunk.samples]
+    return [with_fixed(solve_sample(opt, base, s, chunk.time_limit), fixed) for s in chunk.samples]
+
+
+def planned_base(inputs: Inputs, plan: Sequence[float] | None) -> tuple[ModelData, float]:
+    """The samples' starting data and the first-stage cost (USD): perfect recourse (no
+    plan), or the decided rows fixed at `plan` (optimizer.model.first_stage)."""
+    base = stress_base(inputs)
+    if plan is None:
+        return base, 0.0
+    first = first_stage(inputs, base)
+    return plan_data(first, plan), first.cost(plan)
+
+
+def with_fixed(out: SampleOutcome, fixed: float) -> SampleOutcome:
+    """A sample's outcome with the first-stage cost added to its total and buyer spend."""
+    if not fixed or out.total_cost_usd is None:
+        return out
+    spend = None if out.buyer_spend_usd is None else out.buyer_spend_usd + fixed
+    return replace(out, total_cost_usd=out.total_cost_usd + fixed, buyer_spend_usd=spend)
 
 
 # --------------------------------------------------------------------------- the run
@@ -150,6 +173,8 @@ def run_stress(
     chunk_size: int = DEFAULT_CHUNK,
     time_limit: float | None = None,
     retries: int = 1,
+    plan: Sequence[float] | None = None,
+    plan_label: str = PERFECT_RECOURSE,
 ) -> StressResult:
     """Draw `samples` disruption sets from `seed`, re-optimise each, and tabulate.
 
@@ -171,15 +196,18 @@ def run_stress(
     problems += risk_problems
     if inputs is None or errors(problems):
         raise InvalidInputError(problems)
-    base = stress_base(inputs)
+    fixed_plan = None if plan is None else tuple(float(v) for v in plan)
+    base, fixed = planned_base(inputs, fixed_plan)
     risks = sheet_risks if sheet_risks is not None else default_risks(base)
     draws = draw_samples(risks, base, samples, seed)
 
     # the chosen plan, and each supplier it relies on lost alone, in the parent
     opt = FastOptimizer(base, threads=1)
-    baseline = solve_sample(opt, base, (), time_limit, keep_plan=True)
+    baseline = with_fixed(solve_sample(opt, base, (), time_limit, keep_plan=True), fixed)
     alone = {
-        s: solve_sample(opt, base, (Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit)
+        s: with_fixed(
+            solve_sample(opt, base, (Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit), fixed
+        )
         for s in sorted(baseline.bought_t)
         if baseline.bought_t[s] > EPS_T
     }
@@ -194,6 +222,7 @@ def run_stress(
                 first,
                 tuple(draws[first : first + chunk_size]),
                 time_limit,
+                plan=fixed_plan,
             ),
         )
         for first in range(0, samples, chunk_size)
@@ -231,4 +260,5 @@ def run_stress(
         executor=executor,
         workers=workers,
         warnings=warnings,
+        plan=plan_label,
     )

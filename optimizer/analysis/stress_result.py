@@ -61,6 +61,9 @@ class StressResult:
     executor: str = "serial"
     workers: int = 1
     warnings: list[str] = field(default_factory=list)
+    #: how samples are solved: perfect recourse (the default, a lower bound), or a fixed
+    #: first stage (`sourcing stress --plan`) with only the second stage re-planned
+    plan: str = "perfect recourse (lower bound: every sample re-planned with hindsight)"
 
     def metric(self, name: str) -> Any:
         """One summary value by metric name."""

@@ -29,7 +29,7 @@ def stress_lines(result: StressResult) -> list[str]:
         f"stress test of {result.scenario}: {s('samples')} samples, seed {result.seed}, "
         f"risks from {result.risks_source}; {result.executor}"
         + (f" x{result.workers}" if result.executor != "serial" else "")
-        + f", {result.seconds:,.1f} s",
+        + f", {result.seconds:,.1f} s; plan: {result.plan}",
         f"buyer spend: baseline plan {money_m(s('baseline_spend_usd'))}; "
         f"expected {money_m(s('expected_spend_usd'))}, "
         f"P50 {money_m(s('p50_spend_usd'))}, P95 {money_m(s('p95_spend_usd'))}, "
@@ -117,6 +117,7 @@ def stress_json(result: StressResult) -> dict[str, Any]:
         "seed": result.seed,
         "headline": result.headline,
         "risks_source": result.risks_source,
+        "plan": result.plan,
         "executor": result.executor,
         "workers": result.workers,
         "seconds": round(result.seconds, 3),
@@ -158,8 +159,14 @@ def stress_markdown(result: StressResult) -> str:
         f"**{md_text(result.headline)}.**",
         "",
         f"{result.metric('samples')} samples, seed {result.seed}, risks from "
-        f"{result.risks_source}; each sample re-optimised with perfect hindsight (a lower "
-        "bound on what a disruption costs a plan fixed in advance). Buyer spend is what the "
+        f"{result.risks_source}; plan: {md_text(result.plan)}"
+        + (
+            " (a lower bound on what a disruption costs a plan fixed in advance)"
+            if result.plan.startswith("perfect")
+            else " (the first stage fixed, only purchases, stock use and unmet demand "
+            "re-planned per sample)"
+        )
+        + ". Buyer spend is what the "
         "buyer pays; shortfalls are in tonnes; the `objective` rows also price unmet demand "
         "at the penalty, a modelling price, not money anyone pays.",
         "",

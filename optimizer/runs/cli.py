@@ -1,4 +1,5 @@
-"""`sourcing` command line: solve, frontier, nightly, stress, validate, template, synthetic.
+"""`sourcing` command line: solve, frontier, nightly, stress, resilient, validate, template,
+synthetic.
 
 Exit codes: 0 solved; 3 infeasible or unbounded; 4 time limit without a
 solution; 5 partial failure (some scenarios failed, the rest written); 64 usage;
@@ -24,7 +25,6 @@ from optimizer import __version__
 from optimizer.analysis.emissions_frontier import emissions_frontier
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
-from optimizer.analysis.stress import DEFAULT_SAMPLES, run_stress
 from optimizer.common.executor import EXECUTORS, Executor
 from optimizer.common.format import millions, tonnes
 from optimizer.common.problems import (
@@ -48,7 +48,6 @@ from optimizer.model.solution import Status
 from optimizer.output.compare import compare
 from optimizer.output.emissions_report import write_emissions_frontier
 from optimizer.output.results import Results
-from optimizer.output.stress_report import stress_lines, write_stress_report
 from optimizer.output.whatif_report import write_comparison, write_frontier
 from optimizer.runs.console import (
     COMPLIANT_HEADER,
@@ -59,8 +58,10 @@ from optimizer.runs.console import (
     summary_rows,
 )
 from optimizer.runs.logs import configure as configure_logging
-from optimizer.runs.nightly import EXIT_PARTIAL, NightlyOptions, change_lines, run_nightly
+from optimizer.runs.nightly import NightlyOptions, change_lines, run_nightly
 from optimizer.runs.pipeline import model_data, solve_and_report_all
+from optimizer.runs.risk_cli import add_parsers as add_risk_parsers
+from optimizer.runs.risk_cli import cmd_resilient, cmd_stress
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 3
@@ -206,19 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--no-analysis", action="store_true", help="skip policy costs, break-evens")
 
-    stress = sub.add_parser("stress", help="Monte Carlo disruptions re-optimised: cost risk")
-    stress.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
-    stress.add_argument(
-        "--samples", type=_int_at_least(1), default=DEFAULT_SAMPLES, help="samples (500)"
-    )
-    stress.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (0)")
-    stress.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to stress")
-    stress.add_argument("--out", default="reports", help="output folder (default: reports)")
-    stress.add_argument(
-        "--workers", type=_int_at_least(1), default=1, help="parallel workers (default 1)"
-    )
-    stress.add_argument("--executor", choices=EXECUTORS, default=None)
-    stress.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
+    add_risk_parsers(sub)
 
     val = sub.add_parser("validate", help="list every problem in a workbook as Sheet!Cell")
     val.add_argument("workbook", help="input .xlsx")
@@ -402,27 +391,6 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
-def cmd_stress(args: argparse.Namespace) -> int:
-    """Run the stress test and write stress.xlsx/.md/.json; 5 if any sample failed."""
-    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
-    result = run_stress(
-        args.workbook,
-        scenario=args.scenario,
-        samples=args.samples,
-        seed=args.seed,
-        executor=executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-    )
-    for line in stress_lines(result):
-        print(line)
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    for path in write_stress_report(result, args.out):
-        print(f"wrote {path}")
-    return EXIT_PARTIAL if result.metric("failed_samples") else EXIT_OK
-
-
 def cmd_template(args: argparse.Namespace) -> int:
     """Write a blank workbook; refuse to overwrite unless --force."""
     from optimizer.contract.template import write_template
@@ -465,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "emissions-frontier": cmd_emissions_frontier,
         "nightly": cmd_nightly,
         "stress": cmd_stress,
+        "resilient": cmd_resilient,
     }
     try:
         return handlers[args.command](args)
