@@ -6,8 +6,18 @@ Negative numbers are refused by the cell parser (Kind.NUMBER); here: what a deci
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from optimizer.common.problems import Problem
 from optimizer.contract.records import Inputs
+
+
+def _cell(refs: Mapping[str, str], *columns: str) -> str:
+    """The first of the columns' references that names a cell (a column absent from the
+    sheet has only its row), else the first one."""
+    found = [refs[c] for c in columns if c in refs]
+    named = [r for r in found if any(ch.isalpha() for ch in r.rpartition("!")[2])]
+    return (named or found or [""])[0]
 
 
 def check_decisions(inputs: Inputs) -> list[Problem]:
@@ -17,7 +27,7 @@ def check_decisions(inputs: Inputs) -> list[Problem]:
         if k.decide and k.max_t is None:
             problems.append(
                 Problem.at(
-                    k.refs.get("max_t", k.refs.get("decide", "Offtakes!")),
+                    _cell(k.refs, "max_t", "decide") or "Offtakes!",
                     f"the offtake of {k.supplier} {k.material} is a decision (decide TRUE): "
                     "give max_t, the most that may be signed per period",
                 )
@@ -36,7 +46,7 @@ def check_decisions(inputs: Inputs) -> list[Problem]:
         if s.build_max_t is None:
             problems.append(
                 Problem.at(
-                    s.refs.get("build_max_t", s.refs.get("decide", "Stockpile!")),
+                    _cell(s.refs, "build_max_t", "decide") or "Stockpile!",
                     f"the stock build of {s.material} is a decision (decide TRUE): give "
                     "build_max_t, the most that may be built",
                 )
