@@ -308,3 +308,23 @@ def test_cli_writes_the_three_files(write: Write, tmp_path: Path, capsys: Any) -
     assert "# Resilient plan" in (out / "resilient.md").read_text()
     printed = capsys.readouterr().out
     assert "stock build Ga 2027: 10.0 t (its maximum)" in printed
+
+
+def test_nightly_writes_the_resilient_plan_on_its_weekday(write: Write, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from optimizer.runs.nightly import NightlyOptions, run_nightly
+
+    path = write(newsvendor())
+    monday = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    options = NightlyOptions(analyze=False, frontier_points=2, resilient_weekday=0)
+    run = run_nightly(path, tmp_path / "runs", options, now=monday)
+    assert run.exit_code == 0 and run.folder is not None
+    doc = json.loads((run.folder / "resilient.json").read_text())
+    assert doc["seed"] == 20261130
+    assert run.manifest["resilient"]["status"] == "complete"
+    assert [c["kind"] for c in run.manifest["resilient"]["commitments"]] == ["stockpile"]
+    tuesday = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    later = run_nightly(path, tmp_path / "runs", options, now=tuesday)
+    assert later.folder is not None and not (later.folder / "resilient.json").exists()
+    assert "resilient" not in later.manifest

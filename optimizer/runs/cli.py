@@ -64,6 +64,8 @@ from optimizer.runs.risk_cli import add_parsers as add_risk_parsers
 from optimizer.runs.risk_cli import cmd_resilient, cmd_stress
 
 EXIT_OK = 0
+#: `nightly --resilient-day` choices: a weekday, or every run
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun", "every")
 EXIT_INFEASIBLE = 3
 EXIT_TIME_LIMIT = 4
 EXIT_USAGE = 64
@@ -198,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler")
     night.add_argument("--log-format", choices=("text", "json"), default="text")
+    night.add_argument(
+        "--resilient-day",
+        choices=WEEKDAYS,
+        default=None,
+        help="weekday on which the run also writes the resilient plan (or `every`)",
+    )
+    night.add_argument(
+        "--resilient-samples",
+        type=_int_at_least(1),
+        default=200,
+        help="samples of the weekly resilient plan (200)",
+    )
     night.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="per solve")
     night.add_argument(
         "--points", type=_int_at_least(2), default=11, help="frontier points (default 11)"
@@ -382,6 +396,10 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         frontier_points=max(2, args.points),
         threshold_t=args.threshold_t,
         analyze=not args.no_analysis,
+        resilient_weekday=None
+        if args.resilient_day is None
+        else WEEKDAYS.index(args.resilient_day),
+        resilient_samples=args.resilient_samples,
     )
     run = run_nightly(args.workbook, args.out, options)
     if run.folder is not None:

@@ -44,6 +44,7 @@ from optimizer.output.results import Results
 from optimizer.output.styles import slug
 from optimizer.output.whatif_report import write_comparison, write_frontier
 from optimizer.runs.pipeline import model_data, solve_scenario
+from optimizer.runs.weekly import weekly_resilient
 
 log = logging.getLogger("sourcing")
 
@@ -69,6 +70,10 @@ class NightlyOptions:
     frontier_points: int = 11
     threshold_t: float = DEFAULT_THRESHOLD_T
     analyze: bool = True
+    #: weekday (0 = Monday) on which the run also writes the resilient plan
+    #: (`sourcing resilient` on the baseline into the run folder); None: never, 7: every run
+    resilient_weekday: int | None = None
+    resilient_samples: int = 200
 
 
 @dataclass(frozen=True)
@@ -328,6 +333,9 @@ def _solve_and_write(
         "seconds": round(front.seconds, 4),
         "last_10pct_usd": front.last_step_usd,
     }
+    resilient_failed = weekly_resilient(
+        workbook, folder, options.resilient_weekday, options.resilient_samples, options, manifest
+    )
     prev = previous_run(root)
     changes = diff_runs(prev, results, options.threshold_t) if prev else []
     manifest["previous_run"] = prev.name if prev else None
@@ -336,7 +344,7 @@ def _solve_and_write(
 
     write_text_atomic(folder / "changes.md", changes_markdown(changes, prev, manifest["run"]))
     statuses = {r.status for r in results}
-    if failed:
+    if failed or resilient_failed:
         return EXIT_PARTIAL
     if any(r.status is Status.TIME_LIMIT and r.total_cost_usd is None for r in results):
         return EXIT_TIME_LIMIT
