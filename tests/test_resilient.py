@@ -328,3 +328,31 @@ def test_nightly_writes_the_resilient_plan_on_its_weekday(write: Write, tmp_path
     later = run_nightly(path, tmp_path / "runs", options, now=tuesday)
     assert later.folder is not None and not (later.folder / "resilient.json").exists()
     assert "resilient" not in later.manifest
+
+
+def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    """SIGINT during a long run: exit 130, no resilient file (and no temporary one) left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "optimizer", "resilient", "--samples", "3000"),
+            *("--eval-samples", "5000", "--log-format", "json", "--out", str(out)),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first progress line: the run is under way
+    assert json.loads(first)["message"] == "drawing samples"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert "interrupted" in rest
+    assert not out.exists() or not any(out.iterdir())

@@ -21,6 +21,7 @@ quantities t, probabilities and rates fractions.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import Sequence
@@ -129,14 +130,22 @@ def solve_sample(
     )
 
 
+@functools.lru_cache(maxsize=4)
+def chunk_inputs(workbook: bytes, name: str, scenario: str) -> Inputs:
+    """The checked inputs of a chunk's workbook, read once per process and workbook: a run's
+    chunks all carry the same bytes (Inputs are immutable; no solver state is kept)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(workbook)
+        wb = open_workbook(path)
+        inputs, problems = scenario_inputs(wb, scenario)
+    return require_valid(inputs, problems)
+
+
 def stress_chunk(chunk: StressChunk) -> list[SampleOutcome]:
     """Re-solve a chunk's samples on one warm optimizer (runs in a worker, HiGHS on one thread)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / chunk.name
-        path.write_bytes(chunk.workbook)
-        wb = open_workbook(path)
-        inputs, problems = scenario_inputs(wb, chunk.scenario)
-    base, fixed = planned_base(require_valid(inputs, problems), chunk.plan)
+    inputs = chunk_inputs(chunk.workbook, chunk.name, chunk.scenario)
+    base, fixed = planned_base(inputs, chunk.plan)
     opt = FastOptimizer(base, threads=chunk.threads)
     return [with_fixed(solve_sample(opt, base, s, chunk.time_limit), fixed) for s in chunk.samples]
 

@@ -42,6 +42,16 @@ def money_m(value: Any, signed: bool = False, decimals: int = 1, missing: str = 
     return f"{sign}${abs(v) / 1e6:,.{decimals}f} M"
 
 
+def money(value: Any, missing: str = "n/a") -> str:
+    """`$2,803.0 M`, or `$1,209.2 B` from $10 B up (risk-model costs run to trillions)."""
+    v = number(value)
+    if v is None:
+        return missing
+    if abs(v) >= 1e10:
+        return f"{'-' if v < 0 else ''}${abs(v) / 1e9:,.1f} B"
+    return money_m(v)
+
+
 def millions(value: Any, signed: bool = False, decimals: int = 2, missing: str = "-") -> str:
     """A plain number of millions for a table column headed `USD M`: `1,541.83`, `+2.30`."""
     v = number(value)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+#: A signed figure as the reports print it (`-$0.3 M`, `+12.5%`, `-1.0 t`): no formula.
+_FIGURE = re.compile(r"[+-]\$?[\d,]+(\.\d+)?( ?(M|B|%|t|pts))?")
+
 
 def md_text(value: Any) -> str:
+    """A cell's text, escaped; text a spreadsheet would run as a formula gets a quote."""
     text = str(value).replace("|", "\\|").replace("\n", " ")
-    return "'" + text if text.startswith(("=", "+", "-", "@")) and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
+    risky = text.startswith(("=", "+", "-", "@")) and not _FIGURE.fullmatch(text)
+    return "'" + text if risky else text
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from optimizer.analysis.resilient import ResilientResult
 from optimizer.common.files import atomic_path
-from optimizer.common.format import json_document, money_m, pct, tonnes
+from optimizer.common.format import json_document, money, money_m, pct, tonnes
 from optimizer.common.report_book import ReportBook
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.styles import table_sheet
@@ -76,16 +76,34 @@ def resilient_json(r: ResilientResult) -> dict[str, Any]:
 
 
 def headline(r: ResilientResult) -> str:
-    """One sentence: what to sign and what it buys."""
-    rec, det = r.recommended_eval.distribution, r.deterministic_eval.distribution
+    """One sentence: what the plan commits and what it buys, in tonnes and money first."""
+    rec, det = r.recommended_eval, r.deterministic_eval
     signed = [c for c in r.recommended if c["quantity_t"] > 0]
     return (
         f"The recommended plan commits {len(signed)} of {len(r.recommended)} decisions; out of "
-        f"sample its CVaR{r.cvar_level:.0%} is {money_m(rec.cvar_usd)} against "
-        f"{money_m(det.cvar_usd)} for the deterministic plan, its expected cost "
-        f"{money_m(rec.expected_cost_usd)} against {money_m(det.expected_cost_usd)}, and "
-        f"expected unmet demand {tonnes(r.recommended_eval.expected_unmet_t, unit=True)} "
-        f"against {tonnes(r.deterministic_eval.expected_unmet_t, unit=True)}"
+        f"sample it leaves {tonnes(rec.expected_unmet_t, unit=True)} of demand unmet on "
+        f"average against {tonnes(det.expected_unmet_t, unit=True)} for the deterministic "
+        f"plan, at an expected buyer spend of {money_m(rec.buyer_spend_usd)} against "
+        f"{money_m(det.buyer_spend_usd)}; the CVaR{r.cvar_level:.0%} of the risk model's "
+        f"cost is {money(rec.distribution.cvar_usd)} against "
+        f"{money(det.distribution.cvar_usd)}"
+    )
+
+
+def flat_frontier(r: ResilientResult) -> str | None:
+    """A sentence when weighting CVaR more barely moves it (the tail cannot be hedged)."""
+    if len(r.frontier) < 2:
+        return None
+    cvars = [f["cvar_usd"] for f in r.frontier]
+    top = max(abs(c) for c in cvars) or 1.0
+    if (max(cvars) - min(cvars)) / top > 0.001:
+        return None
+    worst = max(r.recommended_eval.shortfall, key=lambda s: s["expected_t"], default=None)
+    what = f" (mostly {worst['material']})" if worst else ""
+    return (
+        "Weighting CVaR more moves it by less than 0.1%: the worst samples are shortfalls"
+        f"{what} that none of the workbook's decisions can hedge; add a decision on that "
+        "supply to change them."
     )
 
 
@@ -97,8 +115,9 @@ def resilient_lines(r: ResilientResult) -> list[str]:
         f"{r.risks_source}; extensive form {r.extensive['variables']:,} columns, HiGHS "
         f"{r.extensive['method']} {r.extensive['highs_s']:.1f} s; {r.seconds:.1f} s in all",
         headline(r) + ".",
-        f"VSS {money_m(r.vss_usd)}, EVPI {money_m(r.evpi_usd)} (in sample, objective "
+        f"VSS {money(r.vss_usd)}, EVPI {money(r.evpi_usd)} (in sample, risk-model objective "
         "E + lambda x CVaR)",
+        *([note] if (note := flat_frontier(r)) else []),
         "commitments (recommended vs deterministic):",
     ]
     for c, d in zip(r.recommended, r.deterministic_plan, strict=True):
@@ -113,15 +132,15 @@ def resilient_lines(r: ResilientResult) -> list[str]:
         lines.append(
             f"{label} out of sample ({e.solved} samples): buyer spend {money_m(e.buyer_spend_usd)}"
             f", expected unmet {tonnes(e.expected_unmet_t, unit=True)}; cost mean "
-            f"{money_m(dist.expected_cost_usd)}, P50 {money_m(dist.p50_cost_usd)}, P95 "
-            f"{money_m(dist.p95_cost_usd)}, CVaR {money_m(dist.cvar_usd)}"
+            f"{money(dist.expected_cost_usd)}, P50 {money(dist.p50_cost_usd)}, P95 "
+            f"{money(dist.p95_cost_usd)}, CVaR {money(dist.cvar_usd)} (risk model)"
         )
     if r.protection:
         best = r.protection[0]
         lines.append(
             f"most protection per USD: {best['kind']} {best['supplier'] or 'stock build'} "
             f"{best['material']} ({tonnes(best['quantity_t'], unit=True)} over {best['periods']}: "
-            f"without it CVaR rises {money_m(best['cvar_saved_usd'])} and expected unmet demand "
+            f"without it CVaR rises {money(best['cvar_saved_usd'])} and expected unmet demand "
             f"{tonnes(best['expected_unmet_saved_t'], unit=True)}, for "
             f"{money_m(best['committed_usd'])} committed)"
         )
@@ -197,7 +216,8 @@ def resilient_workbook(r: ResilientResult) -> bytes:
         f"plan; {r.eval_samples} independent samples evaluate it. lambda {r.risk_weight:g}, "
         f"CVaR level {r.cvar_level:g}; risks from {r.risks_source}.",
     )
-    summary.cell(5, 1, f"VSS {money_m(r.vss_usd)}; EVPI {money_m(r.evpi_usd)} (in sample).")
+    summary.cell(5, 1, f"VSS {money(r.vss_usd)}; EVPI {money(r.evpi_usd)} (in sample).")
+    summary.cell(6, 1, flat_frontier(r) or "")
     summary.width(1, 120)
     table_sheet(book, "Commitments", pd.DataFrame(_plans_rows(r)))
     table_sheet(book, "Out of sample", pd.DataFrame(_comparison_rows(r)))
@@ -235,7 +255,7 @@ def resilient_workbook(r: ResilientResult) -> bytes:
 
 def _show(value: Any, unit: str) -> str:
     if unit.startswith("USD"):
-        return money_m(value)
+        return money(value)
     return tonnes(value, unit=True) if unit == "t" else f"{value:,}"
 
 
@@ -250,8 +270,8 @@ def resilient_markdown(r: ResilientResult) -> str:
         "",
         f"{r.samples} samples ({r.distinct_samples} distinct) from seed {r.seed} choose the plan;"
         f" {r.eval_samples} independent samples evaluate it. Objective: expected cost + "
-        f"{r.risk_weight:g} x CVaR at level {r.cvar_level:g}. VSS {money_m(r.vss_usd)}, EVPI "
-        f"{money_m(r.evpi_usd)} (in sample).",
+        f"{r.risk_weight:g} x CVaR at level {r.cvar_level:g}. VSS {money(r.vss_usd)}, EVPI "
+        f"{money(r.evpi_usd)} (in sample).",
         "",
         "## What to commit",
         "",
@@ -287,14 +307,16 @@ def resilient_markdown(r: ResilientResult) -> str:
             [
                 [
                     f"{f['risk_weight']:g}",
-                    money_m(f["expected_cost_usd"]),
-                    money_m(f["cvar_usd"]),
-                    money_m(f["p95_cost_usd"]),
+                    money(f["expected_cost_usd"]),
+                    money(f["cvar_usd"]),
+                    money(f["p95_cost_usd"]),
                     tonnes(f["committed_t"], unit=True),
                 ]
                 for f in r.frontier
             ],
         ),
+        "",
+        flat_frontier(r) or "",
         "",
         "## Protection per commitment",
         "",
@@ -306,7 +328,7 @@ def resilient_markdown(r: ResilientResult) -> str:
                     p["periods"],
                     tonnes(p["quantity_t"]),
                     money_m(p["committed_usd"]),
-                    money_m(p["cvar_saved_usd"]),
+                    money(p["cvar_saved_usd"]),
                     tonnes(p["expected_unmet_saved_t"], unit=True),
                     f"{p['protection_per_usd']:,.2f}",
                 ]
