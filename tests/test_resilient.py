@@ -356,3 +356,22 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert "interrupted" in rest
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_probability_outside_zero_one_is_cited(write: Write, capsys: Any) -> None:
+    t = newsvendor()
+    t["Risks"][0]["probability"] = 1.5
+    assert main(["resilient", str(write(t)), "--samples", "5"]) == 65
+    assert "Risks!C2" in capsys.readouterr().err
+
+
+def test_commitments_no_sample_can_carry_are_explained(write: Write, capsys: Any) -> None:
+    """A firm decided offtake of at least 5 t from China under a China-share cap of 0: no
+    sample can carry it. Exit 65, the reason as `solve` explains an infeasible plan."""
+    t = newsvendor()
+    t["Offtakes"] = [{"supplier": "CN1", "material": "Ga", "min_t": 5, "max_t": 8, "decide": True}]
+    t["Settings"].append({"setting": "max_china_share", "value": 0})
+    assert main(["resilient", str(write(t)), "--samples", "20"]) == 65
+    err = capsys.readouterr().err
+    assert "cannot be carried in every sample" in err and "Traceback" not in err
+    assert "Even undisrupted:" in err and "Ga" in err

@@ -63,7 +63,15 @@ from optimizer.contract.book import open_workbook, scenario_inputs
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.extensive import ExtensiveSolution, OneStage, one_stage, solve_extensive
-from optimizer.model.first_stage import EPS_COMMIT, FirstStage, commitments, first_stage
+from optimizer.model.fast import FastOptimizer
+from optimizer.model.first_stage import (
+    EPS_COMMIT,
+    FirstStage,
+    commitments,
+    first_stage,
+    plan_data,
+)
+from optimizer.model.solution import Status
 
 DEFAULT_SAMPLES: Final = 200
 DEFAULT_EVAL_SAMPLES: Final = 1000
@@ -188,14 +196,17 @@ def solve_plan(
         chosen,
     )
     if sol.status != "optimal":
+        first = setup.first
+        lowest = FastOptimizer(plan_data(first, [d.lower_t for d in first.decisions])).solve()
+        why = "" if lowest.status is Status.OPTIMAL else f" Even undisrupted: {lowest.message}"
         raise InvalidInputError(
             [
                 Problem(
                     "Offtakes",
                     "",
-                    f"the two-stage plan is {sol.status}: the decisions' lower bounds (min_t, "
-                    "build_min_t) cannot be carried in every sample; lower them or allow "
-                    "unmet demand",
+                    f"the two-stage plan is {sol.status.lower()}: the decisions' lower bounds (min_t, "
+                    "build_min_t) cannot be carried in every sample; lower them or relax the "
+                    f"limits they collide with.{why}",
                 )
             ]
         )
