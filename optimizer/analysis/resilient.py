@@ -62,7 +62,13 @@ from optimizer.common.problems import InvalidInputError, Problem, errors
 from optimizer.contract.book import open_workbook, scenario_inputs
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
-from optimizer.model.extensive import ExtensiveSolution, OneStage, one_stage, solve_extensive
+from optimizer.model.extensive import (
+    ExtensiveSolution,
+    OneStage,
+    one_stage,
+    quantile,
+    solve_extensive,
+)
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.first_stage import (
     EPS_COMMIT,
@@ -204,9 +210,9 @@ def solve_plan(
                 Problem(
                     "Offtakes",
                     "",
-                    f"the two-stage plan is {sol.status.lower()}: the decisions' lower bounds (min_t, "
-                    "build_min_t) cannot be carried in every sample; lower them or relax the "
-                    f"limits they collide with.{why}",
+                    f"the two-stage plan is {sol.status.lower()}: the decisions' lower bounds "
+                    "(min_t, build_min_t) cannot be carried in every sample; lower them or "
+                    f"relax the limits they collide with.{why}",
                 )
             ]
         )
@@ -306,7 +312,7 @@ def run_resilient(
         "expected_cost_usd": rec_dist.expected_cost_usd,
         "cvar_usd": rec_dist.cvar_usd,
         "p95_cost_usd": rec_dist.p95_cost_usd,
-        "var_usd": rec.var_usd,
+        "var_usd": quantile(rec.sample_cost_usd, p, alpha),
         "deterministic_expected_cost_usd": det_dist.expected_cost_usd,
         "deterministic_cvar_usd": det_dist.cvar_usd,
     }
