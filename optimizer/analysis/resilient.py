@@ -312,7 +312,7 @@ def run_resilient(
         "expected_cost_usd": rec_dist.expected_cost_usd,
         "cvar_usd": rec_dist.cvar_usd,
         "p95_cost_usd": rec_dist.p95_cost_usd,
-        "var_usd": quantile(rec.sample_cost_usd, p, alpha),
+        "var_usd": quantile(list(rec.sample_cost_usd), p, alpha),
         "deterministic_expected_cost_usd": det_dist.expected_cost_usd,
         "deterministic_cvar_usd": det_dist.cvar_usd,
     }
