@@ -60,9 +60,12 @@ app: $(STAMP)
 
 ## Benchmarks (not part of `make test`): Pyomo persistent vs fast path vs raw highspy per
 ## size, scenarios/s serial vs process pool vs Dask, then what-if latency on the default
-## workbook (app control changes, frontier, policy costs, break-evens). BENCH_SIZES=default,10k,100k
-## make bench runs a subset; results in reports/bench/.
+## workbook (app control changes, frontier, policy costs, break-evens), then the two-stage
+## extensive form (100, 1,000, 10,000 samples; simplex vs IPM: build vs HiGHS time, peak RSS).
+## BENCH_SIZES=default,10k,100k and BENCH_STOCHASTIC_SAMPLES=100,1000 make bench run a subset;
+## results in reports/bench/.
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/bench_scaleout.py
 	$(BIN)/python bench/bench_whatif.py
+	$(BIN)/python bench/bench_stochastic.py
