@@ -375,3 +375,24 @@ def test_commitments_no_sample_can_carry_are_explained(write: Write, capsys: Any
     err = capsys.readouterr().err
     assert "cannot be carried in every sample" in err and "Traceback" not in err
     assert "Even undisrupted:" in err and "Ga" in err
+
+
+def test_stress_perfect_recourse_stays_a_lower_bound_with_decisions(write: Write) -> None:
+    """With decided rows, perfect recourse chooses the first stage per sample too: every
+    sample costs at most what it costs under any fixed plan (newsvendor: 1000 / 1200 with
+    hindsight, 1120 / 1320 under the 6 t build, 1000 / 6600 under no build)."""
+    from optimizer.analysis.stress import run_stress
+
+    path = write(newsvendor())
+    perfect = run_stress(path, samples=40, seed=5)
+    built = run_stress(path, samples=40, seed=5, plan=(6.0,), plan_label="6 t")
+    none = run_stress(path, samples=40, seed=5, plan=(0.0,), plan_label="none")
+    p = perfect.samples["objective_usd"].to_numpy()
+    b = built.samples["objective_usd"].to_numpy()
+    n = none.samples["objective_usd"].to_numpy()
+    assert set(p) <= {1000 * K, 1200 * K}
+    assert set(b) <= {1120 * K, 1320 * K}
+    assert set(n) <= {1000 * K, 6600 * K}
+    assert (p <= b + 1e-6).all() and (p <= n + 1e-6).all()
+    assert perfect.plan.endswith("decisions chosen per sample too")
+    assert built.plan == "6 t"

@@ -407,5 +407,7 @@ def fit_plan(
         # fitted on a stream independent of the stress test's own draws from `seed`
         draws = draw_samples(setup.risks, first.second, samples, eval_seed(seed))
         sol = solve_plan(setup, sample_set(setup.stage, draws), s.risk_weight, s.cvar_level)
-        return tuple(sol.values), f"recommended plan ({samples} samples, seed {seed})"
+        return tuple(
+            sol.values
+        ), f"recommended plan (fitted on {samples} samples independent of the stress draws)"
     raise ValueError(f"unknown plan {plan!r} (deterministic, recommended, workbook)")

@@ -36,6 +36,7 @@ from optimizer.analysis.risks import (
     apply_disruptions,
     default_risks,
     draw_samples,
+    effects,
     read_risks,
     scenario_raw,
 )
@@ -56,8 +57,9 @@ from optimizer.contract.parse import require_valid
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.data import ModelData, prepare
+from optimizer.model.extensive import one_stage, solve_extensive
 from optimizer.model.fast import FastOptimizer
-from optimizer.model.first_stage import first_stage, plan_data
+from optimizer.model.first_stage import FirstStage, first_stage, keep_factors, plan_data
 from optimizer.model.solution import EPS_T, Engine, Status
 
 #: The stress test's default mode: every sample re-planned with hindsight, a lower bound.
@@ -145,19 +147,53 @@ def chunk_inputs(workbook: bytes, name: str, scenario: str) -> Inputs:
 def stress_chunk(chunk: StressChunk) -> list[SampleOutcome]:
     """Re-solve a chunk's samples on one warm optimizer (runs in a worker, HiGHS on one thread)."""
     inputs = chunk_inputs(chunk.workbook, chunk.name, chunk.scenario)
-    base, fixed = planned_base(inputs, chunk.plan)
-    opt = FastOptimizer(base, threads=chunk.threads)
-    return [with_fixed(solve_sample(opt, base, s, chunk.time_limit), fixed) for s in chunk.samples]
+    solver = SampleSolver(inputs, chunk.plan, chunk.threads)
+    return [solver.solve(s, chunk.time_limit) for s in chunk.samples]
 
 
-def planned_base(inputs: Inputs, plan: Sequence[float] | None) -> tuple[ModelData, float]:
-    """The samples' starting data and the first-stage cost (USD): perfect recourse (no
-    plan), or the decided rows fixed at `plan` (optimizer.model.first_stage)."""
-    base = stress_base(inputs)
-    if plan is None:
-        return base, 0.0
-    first = first_stage(inputs, base)
-    return plan_data(first, plan), first.cost(plan)
+class SampleSolver:
+    """Solves samples in one of three modes, on one warm engine.
+
+    - no decided rows, no plan: each sample re-planned on the workbook's data;
+    - a plan (`sourcing stress --plan`): its first stage fixed (`plan_data`), the rest
+      re-planned, the first-stage cost added to the sample's cost and spend;
+    - decided rows and no plan (perfect recourse): each sample also chooses its first
+      stage with hindsight (the one-sample extensive form), then is re-planned under it,
+      so the result stays a lower bound for every plan the decisions allow.
+    """
+
+    def __init__(self, inputs: Inputs, plan: Sequence[float] | None, threads: int = 1) -> None:
+        self.base = stress_base(inputs)
+        self.first: FirstStage | None = None
+        self.fixed = 0.0
+        data = self.base
+        decided = any(k.decide for k in inputs.offtakes) or any(s.decide for s in inputs.stockpile)
+        if plan is not None or decided:
+            first = first_stage(inputs, self.base)
+            if plan is not None:
+                data, self.fixed = plan_data(first, plan), first.cost(plan)
+            elif first.decisions:
+                self.first = first
+                self.stage = one_stage(first)
+                data = plan_data(first, [d.lower_t for d in first.decisions])
+        self.data = data
+        self.opt = FastOptimizer(data, threads=threads)
+
+    def solve(
+        self, drawn: Sequence[Disruption], time_limit: float | None = None, keep_plan: bool = False
+    ) -> SampleOutcome:
+        """One sample's outcome (first-stage cost included)."""
+        first = self.first
+        if first is None:
+            out = solve_sample(self.opt, self.data, drawn, time_limit, keep_plan)
+            return with_fixed(out, self.fixed)
+        stage = self.stage
+        sample = apply_disruptions(first.second, drawn)
+        keep = keep_factors(first, effects(first.second, drawn)[0])
+        best = solve_extensive(stage, [stage.vectors(sample)], [keep], [1.0], threads=1)
+        values = best.values if best.status == "optimal" else [d.lower_t for d in first.decisions]
+        out = solve_sample(self.opt, plan_data(first, values), drawn, time_limit, keep_plan)
+        return with_fixed(out, first.cost(values))
 
 
 def with_fixed(out: SampleOutcome, fixed: float) -> SampleOutcome:
@@ -206,17 +242,17 @@ def run_stress(
     if inputs is None or errors(problems):
         raise InvalidInputError(problems)
     fixed_plan = None if plan is None else tuple(float(v) for v in plan)
-    base, fixed = planned_base(inputs, fixed_plan)
+    solver = SampleSolver(inputs, fixed_plan)
+    base = solver.base
     risks = sheet_risks if sheet_risks is not None else default_risks(base)
     draws = draw_samples(risks, base, samples, seed)
+    if fixed_plan is None and solver.first is not None:
+        plan_label = PERFECT_RECOURSE + ", decisions chosen per sample too"
 
     # the chosen plan, and each supplier it relies on lost alone, in the parent
-    opt = FastOptimizer(base, threads=1)
-    baseline = with_fixed(solve_sample(opt, base, (), time_limit, keep_plan=True), fixed)
+    baseline = solver.solve((), time_limit, keep_plan=True)
     alone = {
-        s: with_fixed(
-            solve_sample(opt, base, (Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit), fixed
-        )
+        s: solver.solve((Disruption(SUPPLIER_OUTAGE, s, 1.0),), time_limit)
         for s in sorted(baseline.bought_t)
         if baseline.bought_t[s] > EPS_T
     }
