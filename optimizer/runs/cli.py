@@ -19,7 +19,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from optimizer import __version__
 from optimizer.analysis.emissions_frontier import emissions_frontier
@@ -49,6 +49,7 @@ from optimizer.output.compare import compare
 from optimizer.output.emissions_report import write_emissions_frontier
 from optimizer.output.results import Results
 from optimizer.output.whatif_report import write_comparison, write_frontier
+from optimizer.runs.arguments import int_at_least
 from optimizer.runs.console import (
     COMPLIANT_HEADER,
     COMPLIANT_NOTE,
@@ -84,21 +85,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _int_at_least(low: int) -> Any:
-    """An argparse type: a whole number >= low (a bad value is a usage error, exit 64)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
-        return value
-
-    return parse
 
 
 def _seconds(text: str) -> float:
@@ -160,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument(
         "--workers",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=None,
         metavar="N",
         help="scenarios solved in parallel (default: SOURCING_WORKERS, else one per CPU core)",
@@ -170,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
     front.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
     front.add_argument(
-        "--points", type=_int_at_least(2), default=11, help="points from 100%% to 0%% (>= 2)"
+        "--points", type=int_at_least(2), default=11, help="points from 100%% to 0%% (>= 2)"
     )
     front.add_argument("--out", default="reports", help="output folder (default: reports)")
 
@@ -180,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
     emit.add_argument("--scenario", default=BASELINE, metavar="NAME", help="scenario to sweep")
     emit.add_argument(
-        "--points", type=_int_at_least(2), default=11, help="caps from none to the least (>= 2)"
+        "--points", type=int_at_least(2), default=11, help="caps from none to the least (>= 2)"
     )
     emit.add_argument("--out", default="reports", help="output folder (default: reports)")
 
@@ -190,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("workbook", nargs="?", default=str(DEFAULT_WORKBOOK), help="input .xlsx")
     night.add_argument("--out", default="reports", help="output root (default: reports)")
     night.add_argument(
-        "--workers", type=_int_at_least(1), default=1, help="parallel workers (default 1)"
+        "--workers", type=int_at_least(1), default=1, help="parallel workers (default 1)"
     )
     night.add_argument(
         "--executor",
@@ -208,13 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     night.add_argument(
         "--resilient-samples",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=200,
         help="samples of the weekly resilient plan (200)",
     )
     night.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="per solve")
     night.add_argument(
-        "--points", type=_int_at_least(2), default=11, help="frontier points (default 11)"
+        "--points", type=int_at_least(2), default=11, help="frontier points (default 11)"
     )
     night.add_argument(
         "--threshold-t", type=_tonnes, default=1.0, help="smallest volume move reported (t)"

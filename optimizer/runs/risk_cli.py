@@ -8,7 +8,6 @@ command line, 65 bad cells, 130 interrupted (nothing written).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from typing import Any, TextIO
@@ -26,49 +25,13 @@ from optimizer.contract.scenarios import BASELINE
 from optimizer.model.extensive import METHODS
 from optimizer.output.resilient_report import resilient_lines, write_resilient_report
 from optimizer.output.stress_report import stress_lines, write_stress_report
+from optimizer.runs.arguments import cvar_level_arg, int_at_least, risk_weight_arg
 from optimizer.runs.logs import configure as configure_logging
 
 EXIT_OK = 0
 EXIT_PARTIAL = 5
 #: `sourcing stress --plan` choices: perfect recourse (default) or a fixed first stage
 PLANS = ("perfect", "deterministic", "recommended", "workbook")
-
-
-def int_at_least(low: int) -> Any:
-    """An argparse type: a whole number >= low (a bad value is a usage error, exit 64)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
-        return value
-
-    return parse
-
-
-def _risk_weight(text: str) -> float:
-    """An argparse type: lambda, a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
-    return value
-
-
-def _cvar_level(text: str) -> float:
-    """An argparse type: alpha, strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1 (got {text})")
-    return value
 
 
 def _executor_options(p: argparse.ArgumentParser) -> None:
@@ -114,14 +77,14 @@ def add_parsers(sub: Any) -> None:
     res.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (0)")
     res.add_argument(
         "--risk-weight",
-        type=_risk_weight,
+        type=risk_weight_arg,
         default=None,
         metavar="L",
         help="lambda in E + lambda x CVaR (default: Settings risk_weight, else 0)",
     )
     res.add_argument(
         "--cvar-level",
-        type=_cvar_level,
+        type=cvar_level_arg,
         default=None,
         metavar="A",
         help="alpha of CVaR, in (0, 1) (default: Settings cvar_level, else 0.95)",
