@@ -8,17 +8,30 @@ in `st.session_state`; nothing solver-related is cached across users.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from optimizer.analysis.emissions_frontier import EmissionsFrontier, emissions_frontier
-from optimizer.common.format import money_m, pct
+from optimizer.common.format import money, money_m, pct, tonnes
+from optimizer.common.problems import InvalidInputError, SourcingError
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
+from optimizer.output.resilient_report import COST_NOTE
 from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.sankey import chain_sankey
+from optimizer.runs.risk_view import (
+    APP_EVAL_SAMPLES,
+    APP_SAMPLES,
+    NO_DECISION,
+    RiskView,
+    has_decisions,
+    progress_fraction,
+    run_risk,
+)
 from optimizer.runs.session import (
     EDITABLE,
     MAX_UPLOAD_BYTES,
@@ -58,6 +71,7 @@ def handle_upload() -> None:
         return
     state.upload_error = None
     state.workbook, state.workbook_name = wb, up.name
+    state.workbook_bytes = up.getvalue()  # the Risk tab's run reads the file itself
     state.workbook_id = state.get("workbook_id", 0) + 1
     state.sessions = {}
 
@@ -369,6 +383,176 @@ def sensitivity_tab(res: Results) -> None:
     st.dataframe(res.breakevens_by_period, hide_index=True)
 
 
+def workbook_file() -> bytes:
+    """The active workbook's file: the accepted upload, else the default workbook."""
+    data: bytes | None = state.get("workbook_bytes")
+    return data if data is not None else DEFAULT_WORKBOOK.read_bytes()
+
+
+#: Said wherever the risk model's cost is shown: it prices unmet demand, it is not money
+MODEL_COST = ": a modelling cost (it prices unmet demand and emissions), not money"
+
+
+def dollars(text: str) -> str:
+    """Text for st.markdown: a `$` would otherwise open LaTeX."""
+    return text.replace("$", "\\$")
+
+
+def risk_tab(session: Session, scenario: str, prefix: str) -> None:
+    """What must we commit now: the resilient plan, on request only (a run of seconds),
+    kept in the session as plain data until the workbook or the scenario changes."""
+    key = (state.workbook_id, scenario)
+    if state.get("risk", (key,))[0] != key:
+        del state["risk"]
+    st.caption(
+        f"What to sign and stock now, before disruptions are known: the plan is chosen "
+        f"against {APP_SAMPLES} disruption samples and checked on {APP_EVAL_SAMPLES} others. "
+        "It runs on the workbook and scenario as loaded (not the sidebar's what-ifs or edits)."
+    )
+    inputs = session.base_inputs
+    if not has_decisions(inputs):
+        st.info(NO_DECISION)
+        return
+    s = inputs.settings
+    c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
+    lam = c1.number_input(
+        "Risk weight (lambda >= 0)",
+        0.0,
+        1e6,
+        float(s.risk_weight),
+        step=0.5,
+        key=f"{prefix}risk-weight",
+        help="Objective: expected cost + lambda x CVaR (0: expected cost alone)",
+    )
+    alpha = c2.number_input(
+        "CVaR level (0 < alpha < 1)",
+        0.001,
+        0.999,
+        min(max(float(s.cvar_level), 0.001), 0.999),
+        step=0.01,
+        format="%.3f",
+        key=f"{prefix}cvar-level",
+        help="CVaR: the mean cost of the worst (1 - alpha) share of samples",
+    )
+    if c3.button("Find a resilient plan", key="risk-run", type="primary"):
+        bar = st.progress(0.0, text="Starting")
+
+        def report(what: str, done: int, total: int) -> None:
+            bar.progress(progress_fraction(what, done, total), text=what.capitalize())
+
+        try:
+            view = run_risk(workbook_file(), state.workbook_name, scenario, lam, alpha, report)
+            state.risk = (key, view)
+        except InvalidInputError as exc:
+            st.error(f"No resilient plan: {exc}")
+            for p in exc.problems[:20]:
+                st.text(str(p))
+        except (SourcingError, ValueError) as exc:
+            st.error(f"No resilient plan: {exc}")
+        finally:
+            bar.empty()
+    kept = state.get("risk")
+    if kept is not None:
+        risk_result(kept[1], lam, alpha)
+
+
+def risk_result(view: RiskView, lam: float, alpha: float) -> None:
+    """A resilient run: the sentence, what to commit, both plans out of sample, VSS and
+    EVPI, the frontier and the protection each commitment buys."""
+    if not (math.isclose(view.risk_weight, lam) and math.isclose(view.cvar_level, alpha)):
+        st.info(
+            f"Shown: the run at risk weight {view.risk_weight:g} and CVaR level "
+            f"{view.cvar_level:g}; click the button to run at the new values."
+        )
+    st.markdown(f"**{dollars(view.headline)}.**")
+    st.caption(f"{COST_NOTE} Found in {view.seconds:.1f} s.")
+    for w in view.warnings:
+        st.warning(w)
+    st.markdown(
+        "**What to commit now**, per period: the recommended plan against the deterministic "
+        "one (what is signed assuming no disruption); (max) = all that is allowed"
+    )
+    rows = view.commitments
+    st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(35 * len(rows) + 38, 600))
+    st.markdown(f"**Both plans out of sample** ({view.eval_samples} other samples)")
+    rec, det = view.plans
+    cvar = f"Risk-model CVaR{view.cvar_level:.0%}"
+    measures = (
+        ("Buyer spend", "buyer_spend_usd", money_m, "Expected buyer spend: money"),
+        ("Expected unmet", "expected_unmet_t", tonnes_t, "Expected unmet demand, t"),
+        ("Risk-model cost, mean", "expected_cost_usd", model_money, "Expected cost"),
+        (cvar, "cvar_usd", model_money, "The risk model's mean cost in its worst samples"),
+    )
+    left, right = st.columns(2)
+    left.markdown("*Recommended plan* (change against the deterministic one)")
+    right.markdown("*Deterministic plan* (assumes no disruption)")
+    for label, k, show, why in measures:  # one row per measure: the plans side by side
+        c1, c2 = st.columns(2)
+        why += MODEL_COST if k in ("expected_cost_usd", "cvar_usd") else ""
+        diff = rec[k] - det[k]
+        delta = show(diff, signed=True) if math.isfinite(diff) and diff != 0 else None
+        c1.metric(label, show(rec[k]), delta, delta_color="inverse", help=why)
+        c2.metric(label, show(det[k]), help=why)
+    for p in view.plans:
+        if p["unsolved"]:
+            st.warning(f"{p['unsolved']} of the {p['plan']} plan's samples could not be solved")
+    c1, c2 = st.columns(2)
+    c1.metric(
+        "VSS (model cost)",
+        money(view.vss_usd),
+        help="Value of the stochastic solution, in sample: how much worse the deterministic "
+        "plan's expected cost + lambda x CVaR is" + MODEL_COST,
+    )
+    c2.metric(
+        "EVPI (model cost)",
+        money(view.evpi_usd),
+        help="Expected value of perfect information, in sample: what knowing the disruption "
+        "in advance would save" + MODEL_COST,
+    )
+    if len(view.frontier) > 1:
+        front = pd.DataFrame(view.frontier)
+        fig = px.line(
+            front,
+            x="model CVaR ($ M)",
+            y="expected model cost ($ M)",
+            markers=True,
+            hover_data=["risk weight"],
+            title="Expected cost against CVaR (in sample, risk model)",
+        )
+        fig.update_xaxes(tickformat=",.0f")
+        fig.update_yaxes(tickformat=",.0f")
+        if view.frontier_note:  # from zero: the points coincide, as they do
+            fig.update_xaxes(rangemode="tozero")
+            fig.update_yaxes(rangemode="tozero")
+        fig.update_layout(height=320, margin={"t": 50, "b": 40})
+        st.plotly_chart(fig, width="stretch")
+        weights = ", ".join(f"{f['risk weight']:g}" for f in view.frontier)
+        st.caption(f"One point per risk weight ({weights}). {view.frontier_note or ''}")
+    if view.protection:
+        st.markdown(
+            "**Protection per commitment**: what each one saves, dropped alone to its lower "
+            "bound (in sample)"
+        )
+        st.dataframe(pd.DataFrame(view.protection), hide_index=True)
+    st.download_button(
+        "Resilient plan (.xlsx)",
+        view.xlsx,
+        file_name=f"resilient-{view.scenario}.xlsx",
+        key="download-resilient",
+    )
+
+
+def model_money(value: float, signed: bool = False) -> str:
+    """A risk-model cost: in $ B from $10 B up (it runs to trillions), signed for a delta."""
+    return ("+" if signed and value >= 0 else "") + money(value)
+
+
+def tonnes_t(value: float, signed: bool = False) -> str:
+    """Tonnes with their unit, signed for a delta."""
+    text = tonnes(value, unit=True)
+    return ("+" + text if value >= 0 else text) if signed else text
+
+
 def main() -> None:
     """The page."""
     st.title("Critical-minerals sourcing: what if?")
@@ -396,6 +580,7 @@ def main() -> None:
             "Edit",
             "Downloads",
             "Emissions",
+            "Risk",
         ]
     )
     with tabs[5]:
@@ -412,10 +597,26 @@ def main() -> None:
     with header:
         for p in outcome.problems:
             (st.error if p.severity == "error" else st.warning)(str(p))
-        res = outcome.results
-        if res is None:
+        if outcome.results is None:
             st.error("Fix the problems above to see a plan.")
-            return
+    if outcome.results is not None:
+        what_if_tabs(session, outcome, tabs, header, scenario, prefix)
+    with tabs[8]:  # last: a run here leaves every other tab already drawn
+        risk_tab(session, scenario, prefix)
+
+
+def what_if_tabs(
+    session: Session,
+    outcome: Outcome,
+    tabs: Sequence[DeltaGenerator],
+    header: DeltaGenerator,
+    scenario: str,
+    prefix: str,
+) -> None:
+    """The header's numbers and the tabs of a solved what-if."""
+    res = outcome.results
+    assert res is not None
+    with header:
         kpis(res, session.baseline)
         st.caption(
             f"{state.workbook_name} · scenario {scenario} · inputs #{outcome.fingerprint} · "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -80,3 +82,83 @@ def test_carbon_price_control_charges_the_objective_not_spend_and_lowers_emissio
     assert not any("least any plan can emit" in m.value for m in at.markdown)  # on request
     at.toggle(key="trace-emissions-frontier").set_value(True).run()
     assert any("least any plan can emit" in m.value for m in at.markdown)  # the frontier
+
+
+def test_risk_tab_finds_a_resilient_plan_on_request_and_keeps_it(at: AppTest) -> None:
+    """Nothing runs until the button is clicked; then the headline and one row per decision
+    of the default workbook (recommended against deterministic, t); a what-if change keeps
+    the result without recomputing it, a scenario change clears it."""
+    from optimizer.analysis.resilient import prepare_run
+    from optimizer.contract.book import DEFAULT_WORKBOOK
+
+    decisions = prepare_run(DEFAULT_WORKBOOK).first.decisions
+    assert len(decisions) == 22
+
+    def headlines() -> list[str]:
+        return [m.value for m in at.markdown if "The recommended plan commits" in m.value]
+
+    assert headlines() == []  # on request only
+    at.button(key="risk-run").click().run()
+    assert not at.exception, at.exception
+    (head,) = headlines()
+    assert head.startswith("**The recommended plan commits ") and " of 22 decisions" in head
+    table = next(d.value for d in at.dataframe if "Recommended (t)" in d.value.columns)
+    assert list(table.columns[:6]) == [
+        "Commitment",
+        "Supplier",
+        "Material",
+        "Period",
+        "Recommended (t)",
+        "Deterministic (t)",
+    ]
+    assert list(zip(table["Supplier"], table["Material"], table["Period"], strict=True)) == [
+        (d.supplier or "-", d.material, str(d.period)) for d in decisions
+    ]
+    assert table["Recommended (t)"].str.endswith(" (max)").any()
+    labels = [m.label for m in at.metric]
+    assert labels.count("Risk-model CVaR95%") == 2  # both plans, named as the model's cost
+    assert labels.count("Buyer spend") == 3  # the header's, then both plans'
+    found = [c.value for c in at.caption if "Found in" in c.value]
+
+    at.number_input(key="wb0:baseline:tariff:China").set_value(60.0).run()
+    assert headlines() == [head]
+    assert [c.value for c in at.caption if "Found in" in c.value] == found  # not re-run
+    at.selectbox(key="wb0:scen").set_value("exclude_china").run()
+    assert headlines() == []
+
+
+def test_risk_tab_says_to_mark_decisions_when_the_workbook_has_none(tmp_path: Path) -> None:
+    from optimizer.common.xlsx import write_input_workbook
+    from optimizer.contract.book import open_workbook
+    from tests.conftest import tiny_tables
+
+    path = tmp_path / "tiny.xlsx"
+    write_input_workbook(path, tiny_tables())
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.session_state["workbook"] = open_workbook(path)
+    app.session_state["workbook_name"] = "tiny.xlsx"
+    app.session_state["workbook_id"] = 1
+    app.run()
+    assert not app.exception, app.exception
+    assert any("Set `decide` TRUE on Offtakes rows" in i.value for i in app.info)
+    assert [b.key for b in app.button if b.key == "risk-run"] == []  # nothing to run
+
+
+def test_risk_progress_moves_forward_to_the_end() -> None:
+    """The Risk tab's bar: each phase run_resilient reports lands past the one before."""
+    from optimizer.runs.risk_view import progress_fraction
+
+    reported = [
+        ("drawing samples", 0, 40),
+        ("building samples", 0, 31),
+        ("solving the extensive form", 0, 1),
+        ("wait-and-see", 0, 31),
+        ("frontier", 0, 2),
+        ("frontier", 1, 2),
+        ("protection per commitment", 0, 1),
+        ("out-of-sample evaluation", 0, 2),
+        ("out-of-sample evaluation", 2, 2),
+    ]
+    shares = [progress_fraction(*r) for r in reported]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+    assert progress_fraction("a phase it does not know", 3, 4) == 0.0

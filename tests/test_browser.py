@@ -223,3 +223,19 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     expect(page.get_by_text("Active workbook: tiny.xlsx")).to_be_visible(timeout=30_000)
     metric_is(page, "Buyer spend", "$0.2 M")  # 20 t x 12.0 USD/kg
     page.screenshot(path=str(ARTIFACTS / "app-uploaded.png"), full_page=True)
+
+
+def test_risk_tab_finds_a_resilient_plan_in_a_real_browser(page: Page) -> None:
+    """The button runs the two-stage plan with a progress bar; the bar goes when the
+    headline comes."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_role("tab", name="Risk").click()
+    page.get_by_role("button", name="Find a resilient plan").click()
+    bar = page.locator('[data-testid="stProgress"]')
+    expect(bar).to_be_visible(timeout=30_000)  # the run takes seconds: the bar shows
+    head = page.get_by_text(re.compile(r"^The recommended plan commits \d+ of 22 decisions"))
+    expect(head).to_be_visible(timeout=180_000)
+    expect(bar).to_have_count(0)
+    assert "recommended plan" in head.inner_text()
+    expect(page.get_by_text("What to commit now")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "app-risk.png"))
