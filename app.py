@@ -539,6 +539,7 @@ def risk_result(view: RiskView, lam: float, alpha: float) -> None:
         view.xlsx,
         file_name=f"resilient-{view.scenario}.xlsx",
         key="download-resilient",
+        on_click="ignore",  # a download changes nothing: no rerun
     )
 
 
@@ -644,12 +645,14 @@ def what_if_tabs(
                 report_bytes(res, outcome.inputs),
                 file_name=f"report-{scenario}-{outcome.fingerprint}.xlsx",
                 key="download-report",
+                on_click="ignore",  # no rerun (and no re-solve) for a download
             )
         st.download_button(
             "Inputs of this what-if (.xlsx)",
             inputs_bytes(outcome.tables),
             file_name=f"inputs-{scenario}-{outcome.fingerprint}.xlsx",
             key="download-inputs",
+            on_click="ignore",
         )
 
 

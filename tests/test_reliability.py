@@ -27,7 +27,7 @@ from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Status
 from optimizer.output.report import write_scenario_report
 from optimizer.output.results import make_results
-from optimizer.runs import cli
+from optimizer.runs import cli, risk_cli
 from optimizer.runs.pipeline import model_data, solve_scenario
 from tests.conftest import ROOT, Tables
 from tests.test_properties import workbooks
@@ -147,7 +147,8 @@ def test_an_internal_error_is_exit_70_with_the_debug_hint_never_64(
     code, _, err = run_cli(capsys, "solve", path, "--all-scenarios", "--out", tmp_path / "o")
     assert code == 70
     assert "SOURCING_DEBUG=1" in err
-    monkeypatch.setattr(cli, "run_stress", lambda *a, **k: (_ for _ in ()).throw(ValueError("x")))
+    boom = lambda *a, **k: (_ for _ in ()).throw(ValueError("x"))  # noqa: E731
+    monkeypatch.setattr(risk_cli, "run_stress", boom)
     code, _, err = run_cli(capsys, "stress", path, "--samples", "5", "--out", tmp_path / "s")
     assert code == 70 and "SOURCING_DEBUG=1" in err
     monkeypatch.setenv("SOURCING_DEBUG", "1")
