@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.analysis.risks import Disruption, apply_disruptions, effects
+from optimizer.analysis.risks import Disruption, sample_block
 from optimizer.analysis.stress import StressChunk, solve_sample, stress_chunk
 from optimizer.common.executor import Executor, TaskOutcome, run_tasks
 from optimizer.contract.schema import KG_PER_T
@@ -35,7 +35,6 @@ from optimizer.model.first_stage import (
     EPS_COMMIT,
     STOCKPILE,
     FirstStage,
-    keep_factors,
     plan_data,
 )
 from optimizer.model.solution import EPS_T
@@ -66,13 +65,12 @@ def sample_set(
     counts = Counter(draws)
     n = len(draws)
     out = SampleSet([], [], [], [], n)
-    second = stage.first.second
     for i, (drawn, count) in enumerate(counts.items()):
-        data = apply_disruptions(second, drawn)
+        vectors, keeps = sample_block(stage, drawn)
         out.draws.append(drawn)
         out.probabilities.append(count / n)
-        out.vectors.append(stage.vectors(data))
-        out.keeps.append(keep_factors(stage.first, effects(second, drawn)[0]))
+        out.vectors.append(vectors)
+        out.keeps.append(keeps)
         if i % 200 == 0:
             progress("building samples", i, len(counts))
     return out
@@ -103,11 +101,15 @@ class Distribution:
 
 
 def evaluate_in_sample(
-    first: FirstStage, values: Sequence[float], samples: SampleSet
+    first: FirstStage,
+    values: Sequence[float],
+    samples: SampleSet,
+    engine: FastOptimizer | None = None,
 ) -> tuple[list[float], list[float]]:
-    """Total cost and unmet t per distinct sample of a fixed plan (warm one-stage re-solves)."""
+    """Total cost and unmet t per distinct sample of a fixed plan (warm one-stage re-solves;
+    `engine`: one to re-use, as every plan of a first stage has the same structure)."""
     data = plan_data(first, values)
-    opt = FastOptimizer(data, threads=1)
+    opt = engine if engine is not None else FastOptimizer(data, threads=1)
     fixed = first.cost(values)
     costs, unmet = [], []
     for drawn in samples.draws:
@@ -213,15 +215,17 @@ def protection_table(
     values: Sequence[float],
     samples: SampleSet,
     with_all: Distribution,
+    unmet_with: Sequence[float],
     alpha: float,
 ) -> list[dict[str, Any]]:
     """Per commitment (a workbook row: one contract or one build, all its periods) above its
     lower bounds: drop it alone to them and re-plan every sample. Reports the CVaR and the
     expected unmet tonnes it saves, and CVaR saved per USD it commits (volume at the landed
-    price, plus fees). Ranked by protection per USD, best first.
+    price, plus fees). Ranked by protection per USD, best first. `with_all` and `unmet_with`
+    (t per sample) are the plan's own, as its solve gave them.
     """
-    _, unmet_with = evaluate_in_sample(first, values, samples)
     expected_unmet = float(np.dot(samples.probabilities, unmet_with))
+    engine: FastOptimizer | None = None
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, d in enumerate(first.decisions):
         if values[i] - d.lower_t > EPS_COMMIT:
@@ -239,7 +243,9 @@ def protection_table(
                 price += first.second.buys[d.buy].landed
             volume += q
             committed += q * KG_PER_T * price
-        costs, unmet = evaluate_in_sample(first, dropped, samples)
+        if engine is None:
+            engine = FastOptimizer(plan_data(first, dropped), threads=1)
+        costs, unmet = evaluate_in_sample(first, dropped, samples, engine)
         without = Distribution.of(costs, samples.probabilities, alpha)
         saved = without.cvar_usd - with_all.cvar_usd
         rows.append(

@@ -336,7 +336,8 @@ def run_resilient(
         )
 
     progress("protection per commitment", 0, 1)
-    protection = protection_table(first, rec.values, fit, rec_dist, alpha)
+    unmet = list(rec.sample_unmet_t)
+    protection = protection_table(first, rec.values, fit, rec_dist, unmet, alpha)
 
     eval_draws = draw_samples(setup.risks, base, eval_samples, eval_seed(seed))
     progress("out-of-sample evaluation", 0, 2)
