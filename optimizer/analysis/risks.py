@@ -27,6 +27,8 @@ from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE, apply_scenario
 from optimizer.contract.workbook import RawWorkbook
 from optimizer.model.data import Buy, ModelData
+from optimizer.model.extensive import OneStage, SampleVectors
+from optimizer.model.first_stage import keep_factors
 
 SUPPLIER_OUTAGE: Final = "supplier_outage"
 COUNTRY_OUTAGE: Final = "country_outage"
@@ -348,3 +350,11 @@ def apply_disruptions(data: ModelData, disruptions: Iterable[Disruption]) -> Mod
         hard_minimum={k: v * keep.get(k, 1.0) for k, v in data.hard_minimum.items()},
         take_or_pay={k: (q * keep.get(k, 1.0), f) for k, (q, f) in data.take_or_pay.items()},
     )
+
+
+def sample_block(stage: OneStage, drawn: Sequence[Disruption]) -> tuple[SampleVectors, list[float]]:
+    """A sample as a block of the two-stage extensive form: the second stage's vectors under
+    its disruptions, and the share kept of each first-stage decision (force majeure)."""
+    second = stage.first.second
+    vectors = stage.vectors(apply_disruptions(second, drawn))
+    return vectors, keep_factors(stage.first, effects(second, drawn)[0])

@@ -36,8 +36,8 @@ from optimizer.analysis.risks import (
     apply_disruptions,
     default_risks,
     draw_samples,
-    effects,
     read_risks,
+    sample_block,
     scenario_raw,
 )
 from optimizer.analysis.stress_result import (
@@ -59,7 +59,7 @@ from optimizer.contract.scenarios import BASELINE
 from optimizer.model.data import ModelData, prepare
 from optimizer.model.extensive import one_stage, solve_extensive
 from optimizer.model.fast import FastOptimizer
-from optimizer.model.first_stage import FirstStage, first_stage, keep_factors, plan_data
+from optimizer.model.first_stage import FirstStage, first_stage, plan_data
 from optimizer.model.solution import EPS_T, Engine, Status
 
 #: The stress test's default mode: every sample re-planned with hindsight, a lower bound.
@@ -187,10 +187,8 @@ class SampleSolver:
         if first is None:
             out = solve_sample(self.opt, self.data, drawn, time_limit, keep_plan)
             return with_fixed(out, self.fixed)
-        stage = self.stage
-        sample = apply_disruptions(first.second, drawn)
-        keep = keep_factors(first, effects(first.second, drawn)[0])
-        best = solve_extensive(stage, [stage.vectors(sample)], [keep], [1.0], threads=1)
+        vectors, keep = sample_block(self.stage, drawn)
+        best = solve_extensive(self.stage, [vectors], [keep], [1.0], threads=1)
         values = best.values if best.status == "optimal" else [d.lower_t for d in first.decisions]
         out = solve_sample(self.opt, plan_data(first, values), drawn, time_limit, keep_plan)
         return with_fixed(out, first.cost(values))
