@@ -24,7 +24,6 @@ money USD.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
@@ -210,11 +209,3 @@ def commitments(first: FirstStage, values: Sequence[float]) -> list[dict[str, ob
 def keep_factors(first: FirstStage, keep: Mapping[Buy, float]) -> list[float]:
     """Per decision, the share of a signed volume a sample leaves (1 for a build)."""
     return [1.0 if d.kind == STOCKPILE else keep.get(d.buy, 1.0) for d in first.decisions]
-
-
-def finite_bounds(first: FirstStage) -> bool:
-    """Every decision has finite, ordered bounds and a finite fee."""
-    return all(
-        math.isfinite(d.upper_t) and 0 <= d.lower_t <= d.upper_t and math.isfinite(d.fee_usd_per_kg)
-        for d in first.decisions
-    )
