@@ -7,6 +7,8 @@ import argparse
 import math
 from typing import Any
 
+from optimizer.common.executor import Executor
+
 
 def int_at_least(low: int) -> Any:
     """An argparse type: a whole number >= low (a bad value is a usage error, exit 64)."""
@@ -44,3 +46,9 @@ def cvar_level_arg(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1 (got {text})")
     return value
+
+
+def executor_of(args: argparse.Namespace) -> Executor:
+    """`--executor`, or by default a process pool when `--workers` > 1, else serial."""
+    chosen: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    return chosen

@@ -25,7 +25,7 @@ from optimizer import __version__
 from optimizer.analysis.emissions_frontier import emissions_frontier
 from optimizer.analysis.frontier import cost_of_independence
 from optimizer.analysis.risks import risk_problems
-from optimizer.common.executor import EXECUTORS, Executor
+from optimizer.common.executor import EXECUTORS
 from optimizer.common.format import millions, tonnes
 from optimizer.common.problems import (
     InputFileError,
@@ -49,7 +49,7 @@ from optimizer.output.compare import compare
 from optimizer.output.emissions_report import write_emissions_frontier
 from optimizer.output.results import Results
 from optimizer.output.whatif_report import write_comparison, write_frontier
-from optimizer.runs.arguments import int_at_least
+from optimizer.runs.arguments import executor_of, int_at_least
 from optimizer.runs.console import (
     COMPLIANT_HEADER,
     COMPLIANT_NOTE,
@@ -373,7 +373,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     """The unattended run: exit 0 all solved, 3/4 solver outcomes, 5 partial failure,
     65 bad data (latest untouched), 73 cannot write."""
     configure_logging(args.log_format)
-    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    executor = executor_of(args)
     options = NightlyOptions(
         executor=executor,
         workers=max(1, args.workers),

@@ -19,13 +19,13 @@ from optimizer.analysis.resilient import (
 )
 from optimizer.analysis.resilient import DEFAULT_SAMPLES as RESILIENT_SAMPLES
 from optimizer.analysis.stress import DEFAULT_SAMPLES, PERFECT_RECOURSE, run_stress
-from optimizer.common.executor import EXECUTORS, Executor
+from optimizer.common.executor import EXECUTORS
 from optimizer.contract.book import DEFAULT_WORKBOOK
 from optimizer.contract.scenarios import BASELINE
 from optimizer.model.extensive import METHODS
 from optimizer.output.resilient_report import resilient_lines, write_resilient_report
 from optimizer.output.stress_report import stress_lines, write_stress_report
-from optimizer.runs.arguments import cvar_level_arg, int_at_least, risk_weight_arg
+from optimizer.runs.arguments import cvar_level_arg, executor_of, int_at_least, risk_weight_arg
 from optimizer.runs.logs import configure as configure_logging
 
 EXIT_OK = 0
@@ -134,7 +134,7 @@ class ProgressBar:
 
 def cmd_stress(args: argparse.Namespace) -> int:
     """Run the stress test and write stress.xlsx/.md/.json; 5 if any sample failed."""
-    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    executor = executor_of(args)
     plan, label = None, PERFECT_RECOURSE
     if args.plan != "perfect":
         values, label = fit_plan(args.workbook, args.plan, args.scenario, seed=args.seed)
@@ -162,7 +162,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
 def cmd_resilient(args: argparse.Namespace) -> int:
     """Choose the first stage against disruption samples; write resilient.json/.xlsx/.md;
     5 if some out-of-sample samples could not be solved."""
-    executor: Executor = args.executor or ("process" if args.workers > 1 else "serial")
+    executor = executor_of(args)
     bar = ProgressBar(args.log_format)
     try:
         result = run_resilient(
