@@ -81,6 +81,20 @@ def period_span(periods: tuple[str, ...] | list[str]) -> str:
     return periods[0] if len(periods) == 1 else f"{periods[0]}-{periods[-1]}"
 
 
+def json_safe(value: Any) -> Any:
+    """A value `json_document` can write: numpy scalars as Python, NaN and infinities as
+    None (JSON null), through dicts and lists."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def json_document(doc: dict[str, Any]) -> str:
     """A JSON object with one top-level key per line and one record per line in lists.
 

@@ -8,7 +8,6 @@ reports buyer spend and unmet tonnes apart.
 
 from __future__ import annotations
 
-import math
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Final
@@ -17,7 +16,7 @@ import pandas as pd
 
 from optimizer.analysis.resilient import ResilientResult
 from optimizer.common.files import atomic_path
-from optimizer.common.format import json_document, money, money_m, pct, tonnes
+from optimizer.common.format import json_document, json_safe, money, money_m, pct, tonnes
 from optimizer.common.report_book import ReportBook
 from optimizer.output.markdown import markdown_table, md_text
 from optimizer.output.styles import table_sheet
@@ -29,16 +28,6 @@ COST_NOTE: Final = (
     "money anyone pays), plus what the commitments cost up front. Buyer spend (money) and "
     "unmet tonnes are reported apart."
 )
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
 
 
 def resilient_json(r: ResilientResult) -> dict[str, Any]:
@@ -72,7 +61,7 @@ def resilient_json(r: ResilientResult) -> dict[str, Any]:
         "seconds": round(r.seconds, 3),
         "warnings": r.warnings,
     }
-    return dict(_clean(doc))
+    return dict(json_safe(doc))
 
 
 def headline(r: ResilientResult) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,7 +11,7 @@ import pandas as pd
 
 from optimizer.analysis.stress_result import StressResult, cost_buckets
 from optimizer.common.files import atomic_path
-from optimizer.common.format import json_document, millions, money_m, pct, tonnes
+from optimizer.common.format import json_document, json_safe, millions, money_m, pct, tonnes
 from optimizer.common.report_book import ReportBook, Sheet
 from optimizer.output.markdown import markdown_table, md_text
 
@@ -88,26 +87,17 @@ def _format(column: str) -> str | None:
     return None
 
 
-def _cell(value: Any) -> Any:
-    """numpy scalars to Python; NaN and infinities become blank cells (None in JSON)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _sheet(book: ReportBook, title: str, df: pd.DataFrame, start_row: int = 1) -> Sheet:
     ws = book.sheet(title)
     header = [str(c) for c in df.columns]
     formats = {c: f for c in header if (f := _format(c))}
-    rows = ([_cell(v) for v in row] for row in df.itertuples(index=False, name=None))
+    rows = ([json_safe(v) for v in row] for row in df.itertuples(index=False, name=None))
     ws.rows(header, rows, formats, start_row=start_row)
     return ws
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _cell(v) for k, v in r.items()} for r in df.to_dict("records")]
+    return [{str(k): json_safe(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def stress_json(result: StressResult) -> dict[str, Any]:
@@ -121,7 +111,7 @@ def stress_json(result: StressResult) -> dict[str, Any]:
         "executor": result.executor,
         "workers": result.workers,
         "seconds": round(result.seconds, 3),
-        "summary": {r["metric"]: _cell(r["value"]) for r in result.summary.to_dict("records")},
+        "summary": {r["metric"]: json_safe(r["value"]) for r in result.summary.to_dict("records")},
         "unmet": _records(result.unmet),
         "suppliers": _records(result.suppliers),
         "drivers": _records(result.drivers),
@@ -270,9 +260,9 @@ def stress_workbook(result: StressResult) -> bytes:
     for r, row in enumerate(result.summary.itertuples(index=False), start=4):
         unit = str(row.unit)
         if unit.startswith("USD"):
-            ws.cell(r, 2, _cell(row.value), '"$"#,##0')
+            ws.cell(r, 2, json_safe(row.value), '"$"#,##0')
         elif unit == "fraction":
-            ws.cell(r, 2, _cell(row.value), "0.0%")
+            ws.cell(r, 2, json_safe(row.value), "0.0%")
     buckets = cost_buckets(result)
     dist = _sheet(book, "Spend distribution", buckets)
     n = len(buckets)
