@@ -19,7 +19,10 @@ from streamlit.delta_generator import DeltaGenerator
 from optimizer.analysis.emissions_frontier import EmissionsFrontier, emissions_frontier
 from optimizer.common.format import money, money_m, pct, tonnes
 from optimizer.common.problems import InvalidInputError, SourcingError
-from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, open_workbook
+from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, find_scenario, open_workbook
+from optimizer.contract.scenarios import BASELINE
+from optimizer.output.colors import UNMET, country_colors
+from optimizer.output.display import for_people, header, number_formats
 from optimizer.output.resilient_report import COST_NOTE
 from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.sankey import chain_sankey
@@ -45,6 +48,21 @@ from optimizer.runs.session import (
 
 st.set_page_config(page_title="Critical-minerals sourcing", layout="wide")
 state = st.session_state
+# KPI figures in a smaller type than Streamlit's 2.25rem: six fit in 3 columns at 1024 px
+st.markdown(
+    "<style>[data-testid='stMetricValue'] > div {font-size: 1.6rem;}</style>",
+    unsafe_allow_html=True,
+)
+
+
+def show_table(df: pd.DataFrame, drop: tuple[str, ...] = ("scenario",), **kw: Any) -> None:
+    """A result table for people: plain-English headers with units, $, % and grouped t."""
+    people = for_people(df, drop)
+    config = {
+        h: st.column_config.NumberColumn(format=f)  # type: ignore[arg-type]
+        for h, f in number_formats(df.drop(columns=[c for c in drop if c in df.columns])).items()
+    }
+    st.dataframe(people, hide_index=True, column_config=config, **kw)
 
 
 def active_workbook() -> Workbook:
@@ -60,7 +78,9 @@ def active_workbook() -> Workbook:
 def handle_upload() -> None:
     """Accept a valid upload; otherwise explain and keep the previous workbook."""
     up = st.file_uploader(
-        f"Upload a workbook (.xlsx, up to {MAX_UPLOAD_BYTES // 2**20} MB)", type=["xlsx", "xlsm"]
+        f"Upload a workbook (.xlsx, up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+        type=["xlsx", "xlsm"],
+        key=f"upload{state.get('upload_key', 0)}",
     )
     if up is None or up.file_id == state.get("upload_id"):
         return
@@ -68,7 +88,8 @@ def handle_upload() -> None:
     wb, problems, message = open_upload(up.name, up.getvalue())
     if wb is None:
         state.upload_error = (message, [str(p) for p in problems])
-        return
+        state.upload_key = state.get("upload_key", 0) + 1  # the box lets go of the file
+        st.rerun()
     state.upload_error = None
     state.workbook, state.workbook_name = wb, up.name
     state.workbook_bytes = up.getvalue()  # the Risk tab's run reads the file itself
@@ -152,23 +173,38 @@ def table_editors(session: Session, prefix: str) -> dict[str, list[dict[str, Any
     for sheet in EDITABLE:
         rows = session.base_tables.get(sheet, [])
         df = pd.DataFrame(rows)
+        for c in df.columns:  # a blank text cell shows blank, not "None"
+            if df[c].dtype == object and df[c].map(lambda v: v is None or isinstance(v, str)).all():
+                df[c] = df[c].fillna("")
         st.markdown(f"**{sheet}**")
+        labels = {c: st.column_config.Column(label=header(str(c))[0]) for c in df.columns}
         out = st.data_editor(
-            df, num_rows="dynamic", key=f"{prefix}edit:{sheet}", width="stretch", hide_index=True
+            df,
+            num_rows="dynamic",
+            key=f"{prefix}edit:{sheet}",
+            width="stretch",
+            hide_index=True,
+            column_config=labels,  # plain-English headers; the cells keep the contract's names
         )
         new_rows = [
-            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in out.to_dict("records")
+            {k: (None if blank(v) else v) for k, v in r.items()} for r in out.to_dict("records")
         ]
         if new_rows != rows:
             edited[sheet] = new_rows
     return edited
 
 
+def blank(value: Any) -> bool:
+    """An empty editor cell: None, NaN or empty text."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
 def kpis(res: Results, baseline: Results) -> None:
     """Buyer spend and its change vs baseline, fiscal cost, unmet tonnes by material, China
-    share of value (the unmet-demand penalty, a modelling price, is never shown as money)."""
-    c1, c2, c3, c4, c5 = st.columns(5)
+    share of value and of tonnes (the unmet-demand penalty, a modelling price, is never
+    shown as money). Two rows of three: readable at 1024 px."""
+    c1, c2, c3 = st.columns(3)
+    c4, c5, c6 = st.columns(3)
     spend = res.buyer_spend_usd
     base = baseline.buyer_spend_usd
     c1.metric("Buyer spend", money_m(spend))
@@ -187,30 +223,63 @@ def kpis(res: Results, baseline: Results) -> None:
     c4.metric(
         "Unmet demand",
         f"{res.unmet_t:,.1f} t",
-        ", ".join(f"{m} {q:,.1f} t" for m, q in short.items()) or None,
-        delta_color="inverse",
+        help="Demand no offer meets, in tonnes; by material below the figures",
     )
-    c5.metric("China share (value)", pct(res.china_value_share))
+    c5.metric("China share (value)", pct(res.china_value_share), help="Weighted by value paid")
+    ce = res.china_exposure
+    bought = float(ce["bought_t"].sum()) if len(ce) else 0.0
+    c6.metric(
+        "China share (tonnes)",
+        pct(float(ce["china_t"].sum()) / bought if bought > 0 else 0.0),
+        help="Weighted by tonnes bought, all materials",
+    )
+    # always one element here, so the caption below keeps its place between reruns
+    if short:
+        st.warning("Unmet demand: " + ", ".join(f"{m} {q:,.1f} t" for m, q in short.items()))
+    else:
+        st.caption("All demand met.")
 
 
 def plan_tab(res: Results) -> None:
-    if res.shares.empty:
+    """Tonnes by origin per material and period, unmet demand as its own black segment
+    (each country keeps one colour in every chart and solve), China's share per material
+    by tonnes and by value, and the purchases."""
+    if res.shares.empty and res.unmet.empty:
         st.info("No purchases in this plan.")
         return
+    bars = pd.concat(
+        [
+            res.shares[["material", "period", "country", "quantity_t"]],
+            res.unmet[["material", "period", "quantity_t"]].assign(country=UNMET),
+        ],
+        ignore_index=True,
+    )
     fig = px.bar(
-        res.shares,
+        bars,
         x="period",
         y="quantity_t",
         color="country",
+        color_discrete_map=country_colors(bars["country"]),
         facet_col="material",
         facet_col_wrap=5,
-        labels={"quantity_t": "t", "period": ""},
-        title="Volume by origin country (t)",
+        labels={"quantity_t": "t", "period": "", "country": "origin"},
+        title="Volume by origin country (t); black: unmet demand",
     )
-    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_yaxes(matches=None, showticklabels=True, tickformat=",.4~g")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, width="stretch")
-    st.dataframe(res.allocation.drop(columns=["scenario"]), hide_index=True)
+    st.markdown("**China share per material** (all periods)")
+    shares = pd.DataFrame(
+        [
+            {"material": m, "china_share_of_tonnes": t, "china_share_of_value": v}
+            for m in dict.fromkeys(res.china_exposure.get("material", []))
+            for t, v in [res.china_share_of(m)]
+        ]
+    )
+    if len(shares):
+        show_table(shares)
+    st.markdown("**Purchases**")
+    show_table(res.allocation)
 
 
 def chain_tab(res: Results, prefix: str) -> None:
@@ -235,11 +304,11 @@ def chain_tab(res: Results, prefix: str) -> None:
         st.markdown(
             "**Compliant segments** (no stage in " + ", ".join(res.excluded_stage_countries) + ")"
         )
-        st.dataframe(res.compliance.drop(columns=["scenario"]), hide_index=True)
+        show_table(res.compliance)
     st.markdown(
         "**Origin by stage** (tonnes received, attributed proportionally through the flows)"
     )
-    st.dataframe(res.origin_by_stage.drop(columns=["scenario"]), hide_index=True)
+    show_table(res.origin_by_stage)
 
 
 def costs_tab(res: Results) -> None:
@@ -268,17 +337,36 @@ def independence_tab(outcome: Outcome) -> None:
         st.info("The frontier is not available for this what-if.")
         return
     st.write(front.sentence)
+    curve = front.table.assign(buyer_spend_m=front.table["buyer_spend_usd"] / 1e6)
     fig = px.line(
-        front.table,
+        curve,
         x="max_china_share",
-        y="buyer_spend_usd",
+        y="buyer_spend_m",
         markers=True,
-        labels={"max_china_share": "max China share", "buyer_spend_usd": "buyer spend (USD)"},
+        labels={
+            "max_china_share": "cap on China's share by tonnes, per material and period",
+            "buyer_spend_m": "buyer spend ($ M)",
+        },
         title="Cost of independence from China",
     )
+    res = outcome.results
+    if res is not None and res.buyer_spend_usd is not None:
+        # on the curve's own measure: the largest China tonnage share of any material-period
+        fig.add_scatter(
+            x=[res.max_china_tonnes_share],
+            y=[res.buyer_spend_usd / 1e6],
+            mode="markers",
+            marker={"size": 14, "symbol": "diamond", "color": "#d62728"},
+            name="this what-if",
+        )
     fig.update_xaxes(autorange="reversed", tickformat=".0%")
+    fig.update_yaxes(tickprefix="$", tickformat=",.0f")
     st.plotly_chart(fig, width="stretch")
-    st.dataframe(front.table, hide_index=True)
+    st.caption(
+        "The x-axis is a cap per material and period (by tonnes), not the KPIs' China share "
+        "of value; the diamond is this what-if at its largest per-material China share."
+    )
+    show_table(front.table)
 
 
 def emissions_frontier_of(outcome: Outcome) -> EmissionsFrontier | None:
@@ -326,6 +414,7 @@ def emissions_tab(outcome: Outcome) -> None:
             x="stage",
             y="emissions_t_co2e",
             color="country",
+            color_discrete_map=country_colors(by["country"]),
             labels={"emissions_t_co2e": "t CO2e", "stage": "stage"},
             title="Emissions by stage and country (stated intensities)",
         )
@@ -359,15 +448,10 @@ def emissions_tab(outcome: Outcome) -> None:
         fig.update_xaxes(autorange="reversed")
         st.plotly_chart(fig, width="stretch")
         st.caption(front.note)
-        numbers = {
-            c: st.column_config.NumberColumn(format="localized")
-            for c in t.columns
-            if c not in ("point", "status")
-        }
-        st.dataframe(t, hide_index=True, column_config=numbers)
+        show_table(t)
     if len(e):
         st.markdown("**Sources** (blank intensity: not stated in the workbook)")
-        st.dataframe(e.drop(columns=["scenario"]), hide_index=True)
+        show_table(e)
 
 
 def sensitivity_tab(res: Results) -> None:
@@ -375,12 +459,12 @@ def sensitivity_tab(res: Results) -> None:
         st.write("- " + line)
     sp = res.shadow_prices
     st.markdown("**Binding constraints (shadow prices)**")
-    st.dataframe(sp[sp["binding"]].drop(columns=["scenario"]), hide_index=True)
+    show_table(sp[sp["binding"]])
     st.markdown(
         "**Tariff break-evens per offer and period** (a detail: a workbook sets one rate "
         "per country and material)"
     )
-    st.dataframe(res.breakevens_by_period, hide_index=True)
+    show_table(res.breakevens_by_period)
 
 
 def workbook_file() -> bytes:
@@ -473,7 +557,7 @@ def risk_result(view: RiskView, lam: float, alpha: float) -> None:
         "one (what is signed assuming no disruption); (max) = all that is allowed"
     )
     rows = view.commitments
-    st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(35 * len(rows) + 38, 600))
+    show_table(pd.DataFrame(rows), height=min(35 * len(rows) + 38, 600))
     st.markdown(f"**Both plans out of sample** ({view.eval_samples} other samples)")
     rec, det = view.plans
     cvar = f"Risk-model CVaR{view.cvar_level:.0%}"
@@ -533,7 +617,7 @@ def risk_result(view: RiskView, lam: float, alpha: float) -> None:
             "**Protection per commitment**: what each one saves, dropped alone to its lower "
             "bound (in sample)"
         )
-        st.dataframe(pd.DataFrame(view.protection), hide_index=True)
+        show_table(pd.DataFrame(view.protection))
     st.download_button(
         "Resilient plan (.xlsx)",
         view.xlsx,
@@ -567,6 +651,8 @@ def main() -> None:
             for line in err[1][:50]:
                 st.text(line)
         scenario = st.selectbox("Scenario", wb.scenario_names, key=f"wb{state.workbook_id}:scen")
+        about = "The workbook as it is." if scenario == BASELINE else None
+        st.caption(about or find_scenario(wb, scenario).description or "(no description)")
         session = get_session(scenario)
         prefix = f"wb{state.workbook_id}:{scenario}:"
         controls = sidebar_controls(session, prefix)

@@ -162,3 +162,30 @@ def test_risk_progress_moves_forward_to_the_end() -> None:
     shares = [progress_fraction(*r) for r in reported]
     assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
     assert progress_fraction("a phase it does not know", 3, 4) == 0.0
+
+
+def test_tables_have_plain_english_headers_and_china_share_per_material(at: AppTest) -> None:
+    """Result tables say what a column holds and its unit (no snake_case); China's share
+    comes per material, by tonnes and by value, matching Results.china_share_of."""
+    from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+    from optimizer.runs.pipeline import solve_scenario
+    from optimizer.runs.session import EDITABLE, Session
+
+    res = solve_scenario(open_workbook(DEFAULT_WORKBOOK))[2]
+    frames = [d.value for d in at.dataframe]
+    purchases = next(f for f in frames if "Landed ($/kg)" in f.columns)
+    assert {"Supplier", "Quantity (t)", "Tariff rate (%)", "Purchase ($)"} <= set(purchases)
+    # the editors keep the contract's column names (their labels are plain English)
+    session = Session(open_workbook(DEFAULT_WORKBOOK))
+    editors = {tuple(session.base_tables[s][0]) for s in EDITABLE}
+    results = [f for f in frames if tuple(f.columns) not in editors]
+    assert len(results) < len(frames)
+    for f in results:
+        assert not [c for c in f.columns if "_" in str(c)], list(f.columns)
+    shares = next(f for f in frames if "China share of tonnes (%)" in f.columns)
+    by_material = shares.set_index("Material")
+    for material in ("NdPr oxide", "Gallium"):
+        tonnes, value = res.china_share_of(material)
+        assert by_material.loc[material, "China share of tonnes (%)"] == pytest.approx(tonnes)
+        assert by_material.loc[material, "China share of value (%)"] == pytest.approx(value)
+    assert 0 < by_material["China share of value (%)"].max() <= 1

@@ -215,6 +215,9 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     upload.set_input_files(str(bogus))
     expect(page.get_by_text("not an .xlsx workbook")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Active workbook: default.xlsx")).to_be_visible()
+    # and the box lets go of the rejected file (it used to keep showing it)
+    expect(page.locator('[data-testid="stFileUploaderFile"]')).to_have_count(0)
+    expect(upload).to_have_count(1)  # one box (a new one, empty)
 
     # a valid upload becomes the active workbook
     tiny = tmp_path / "tiny.xlsx"
@@ -239,3 +242,73 @@ def test_risk_tab_finds_a_resilient_plan_in_a_real_browser(page: Page) -> None:
     assert "recommended plan" in head.inner_text()
     expect(page.get_by_text("What to commit now")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "app-risk.png"))
+
+
+def plot_colors(page: Page) -> dict[str, str]:
+    """Trace name -> colour of the visible tab's first plotly chart (plotly keeps its
+    figure on the element: `el.data`)."""
+    plot = page.locator(".js-plotly-plot:visible").first
+    expect(plot).to_be_visible(timeout=30_000)
+    pairs = plot.evaluate("el => el.data.map(t => [t.name, t.marker ? t.marker.color : null])")
+    return {str(name): str(color) for name, color in pairs}
+
+
+def test_country_colours_stay_fixed_and_unmet_demand_is_its_own_segment(page: Page) -> None:
+    """China is the same red at baseline, under a 30% tariff and with China excluded (where
+    plotly's order would have recoloured it); unmet demand is a black segment."""
+    page.get_by_role("tab", name="Plan").click()
+    base = plot_colors(page)
+    assert base["China"] == "#d62728"
+    assert base["United States"] == "#1f3b73"
+    assert "Unmet demand" not in base
+    before = fingerprint(page)
+    page.get_by_text("US tariff by origin (%)").click()
+    rate = page.get_by_label("China", exact=True)
+    rate.fill("30")
+    rate.press("Enter")
+    expect(page.get_by_text(re.compile(r"inputs #[0-9a-f]{12}"))).not_to_contain_text(
+        before, timeout=30_000
+    )
+    taxed = plot_colors(page)
+    assert {c: taxed[c] for c in taxed if c in base} == {c: base[c] for c in taxed if c in base}
+    page.get_by_text("Exclude China").click()
+    metric_is(page, "China share (value)", "0.0%")
+    page.wait_for_timeout(500)  # the chart redraws after the metrics
+    excluded = plot_colors(page)
+    assert excluded["Unmet demand"] == "#000000"
+    assert "China" not in excluded
+    assert {c: excluded[c] for c in excluded if c in base} == {
+        c: base[c] for c in excluded if c in base
+    }
+
+
+def test_kpis_are_not_cut_at_1024_by_768(server: str) -> None:
+    """Every KPI figure fits its box at 1024x768 (five in a row were cut: "$2,8...")."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1024, "height": 768})
+        pg.goto(server)
+        values = pg.locator('[data-testid="stMetricValue"]')
+        expect(values.first).to_be_visible(timeout=60_000)
+        assert values.count() >= 6
+        cut = values.evaluate_all(
+            "els => els.flatMap(e => [e, ...e.querySelectorAll('*')])"
+            ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"
+        )
+        pg.screenshot(path=str(ARTIFACTS / "app-kpis-1024.png"))
+        browser.close()
+    assert cut == []
+
+
+def test_scenario_description_and_this_what_if_on_the_curve(page: Page) -> None:
+    """The scenario's description from the workbook shows under the picker; the independence
+    curve marks the plan on screen."""
+    expect(page.get_by_text("The workbook as it is.")).to_be_visible()
+    page.get_by_role("tab", name="Independence").click()
+    assert "this what-if" in plot_colors(page)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="exclude_china", exact=True).click()
+    expect(page.get_by_text("No purchase of China origin in any period.")).to_be_visible(
+        timeout=30_000
+    )
