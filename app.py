@@ -41,9 +41,12 @@ from optimizer.runs.session import (
     Outcome,
     Session,
     WhatIf,
+    describe_whatif,
     inputs_bytes,
+    material_deltas,
     open_upload,
     report_bytes,
+    whatif_slug,
 )
 
 st.set_page_config(page_title="Critical-minerals sourcing", layout="wide")
@@ -638,6 +641,31 @@ def tonnes_t(value: float, signed: bool = False) -> str:
     return ("+" + text if value >= 0 else text) if signed else text
 
 
+def changes_panel(session: Session, res: Results) -> None:
+    """Every change against the scenario as loaded, and what it did per material."""
+    changes: list[str] = state.changes
+    title = f"Changes vs the scenario as loaded ({len(changes)})" if changes else "No changes"
+    with st.expander(title, expanded=bool(changes)):
+        if not changes:
+            st.caption("The plan is the scenario as loaded; change a control or a cell.")
+            return
+        for text in changes:
+            st.markdown("- " + dollars(text))
+        base = session.run(WhatIf(), with_frontier=False).results
+        if base is None or not base.solved:
+            return
+        deltas = material_deltas(res, base)
+        moved = deltas[
+            (deltas[["spend_change_usd", "bought_change_t", "unmet_change_t"]].abs() > 1e-6).any(
+                axis=1
+            )
+        ]
+        if moved.empty:
+            st.caption("These changes move nothing: every material's spend and tonnes stay.")
+        else:
+            show_table(moved)
+
+
 def main() -> None:
     """The page."""
     st.title("Critical-minerals sourcing: what if?")
@@ -681,6 +709,7 @@ def main() -> None:
         carbon_price=controls.carbon_price,
     )
     outcome = session.run(whatif)
+    state.changes = describe_whatif(whatif, session.base_tables)
     with header:
         for p in outcome.problems:
             (st.error if p.severity == "error" else st.warning)(str(p))
@@ -712,6 +741,7 @@ def what_if_tabs(
         )
         if res.status.value != "optimal":
             st.error(res.message)
+        changes_panel(session, res)
     with tabs[0]:
         plan_tab(res)
     with tabs[1]:
@@ -728,8 +758,8 @@ def what_if_tabs(
         if outcome.inputs is not None:
             st.download_button(
                 "Report for this what-if (.xlsx)",
-                report_bytes(res, outcome.inputs),
-                file_name=f"report-{scenario}-{outcome.fingerprint}.xlsx",
+                report_bytes(res, outcome.inputs, state.changes),
+                file_name=f"report-{scenario}-{whatif_slug(state.changes)}-{outcome.fingerprint}.xlsx",
                 key="download-report",
                 on_click="ignore",  # no rerun (and no re-solve) for a download
             )

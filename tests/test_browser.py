@@ -173,6 +173,14 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
         page.get_by_role("button", name="Report for this what-if (.xlsx)").click()
     report = tmp_path / "report.xlsx"
     info.value.save_as(report)
+    # titled with the what-if, its change on the Summary sheet and in the file name
+    name = info.value.suggested_filename
+    assert name.startswith("report-baseline-offers-row-2-price-usd-per-kg-141-50-"), name
+    sheet = openpyxl.load_workbook(report)["Summary"]
+    change = "Offers row 2, price_usd_per_kg: 141 -> 50"
+    assert sheet["A1"].value == f"Sourcing plan: baseline with what-if: {change}"
+    assert change in [r[1] for r in sheet.iter_rows(values_only=True)]
+    expect(page.get_by_text("Changes vs the scenario as loaded (1)")).to_be_visible()
     summary = {
         r[0]: r[1]
         for r in openpyxl.load_workbook(report)["Summary"].iter_rows(values_only=True)

@@ -104,3 +104,34 @@ def test_rejected_uploads_explain_why(tmp_path: Path, write: Write, tables: Tabl
     tables["Offers"][0]["price_usd_per_kg"] = 10
     wb, problems, msg = open_upload("good.xlsx", write(tables).read_bytes())
     assert wb is not None and msg == ""
+
+
+def test_whatif_changes_in_words_in_a_file_name_and_per_material() -> None:
+    """The app's changes panel and report title: each control and cell in words; the file
+    name carries them; per material, the change in tonnes bought and unmet."""
+    from optimizer.contract.book import DEFAULT_WORKBOOK, open_workbook
+    from optimizer.runs.session import describe_whatif, material_deltas, whatif_slug
+
+    s = Session(open_workbook(DEFAULT_WORKBOOK))
+    offers = [dict(r) for r in s.base_tables["Offers"]]
+    offers[0]["price_usd_per_kg"] = 50.0
+    offers.append({"supplier": offers[1]["supplier"], "material": "Dy oxide", "max_t": 5.0})
+    w = WhatIf(exclude_china=True, tariffs={"Vietnam": 0.46}, edited={"Offers": offers})
+    changes = describe_whatif(w, s.base_tables)
+    assert changes == [
+        "China excluded",
+        "US tariff on Vietnam 46%",
+        "Offers row 2, price_usd_per_kg: 141 -> 50",
+        f"Offers row {len(offers) + 1} added ({offers[1]['supplier']}, Dy oxide, 5)",
+    ]
+    assert whatif_slug([]) == "as-loaded"
+    assert whatif_slug(changes[:2]) == "china-excluded-us-tariff-on-vietnam-46pct"
+    assert len(whatif_slug(changes)) <= 60 + len("-4-changes")
+    base = s.run(WhatIf(), with_frontier=False).results
+    excl = s.run(WhatIf(exclude_china=True), with_frontier=False).results
+    assert base is not None and excl is not None
+    d = material_deltas(excl, base).set_index("material")
+    for m, q in excl.unmet_by_material.items():
+        assert d.loc[m, "unmet_change_t"] == pytest.approx(q - base.unmet_by_material.get(m, 0))
+    bought = excl.allocation["quantity_t"].sum() - base.allocation["quantity_t"].sum()
+    assert d["bought_change_t"].sum() == pytest.approx(bought)

@@ -7,6 +7,7 @@ a half-written or mixed report over an earlier good one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,18 @@ from optimizer.output.sankey import sankey_spec, write_sankey_html
 from optimizer.output.styles import RATE, TONNES, USD, slug, table_sheet
 
 
-def _summary_sheet(book: ReportBook, res: Results, inputs: Inputs) -> None:
+def _summary_sheet(
+    book: ReportBook, res: Results, inputs: Inputs, changes: Sequence[str] = ()
+) -> None:
     ws = book.sheet("Summary")
-    ws.cell(1, 1, f"Sourcing plan: {res.scenario}", bold=True, font_size=14)
+    title = f"Sourcing plan: {res.scenario}"
+    if changes:
+        title += " with what-if: " + "; ".join(changes[:3]) + ("; ..." if len(changes) > 3 else "")
+    ws.cell(1, 1, title, bold=True, font_size=14)
     lines: list[tuple[str, Any, str | None]] = [
         ("Workbook", Path(inputs.source).name, None),
         ("Scenario", res.description or res.scenario, None),
+        *[(f"What-if change {i}", text, None) for i, text in enumerate(changes, start=1)],
         ("Status", res.status.value, None),
         ("Message", res.message, None),
         ("Tariffs", tariff_line(res), None),
@@ -188,10 +195,11 @@ def _inputs_sheets(book: ReportBook, inputs: Inputs) -> None:
         book.sheet(f"In {sheet}").rows(header, ([row.get(c) for c in header] for row in rows))
 
 
-def report_xlsx(res: Results, inputs: Inputs) -> bytes:
-    """The report workbook's file (report.xlsx) as bytes."""
+def report_xlsx(res: Results, inputs: Inputs, changes: Sequence[str] = ()) -> bytes:
+    """The report workbook's file (report.xlsx) as bytes; `changes` are a what-if's changes
+    in words (the app's), put in the title and listed on the Summary sheet."""
     book = ReportBook()
-    _summary_sheet(book, res, inputs)
+    _summary_sheet(book, res, inputs, changes)
     _volume_chart_sheet(book, res)
     table_sheet(book, "Allocation", res.allocation)
     _costs_sheet(book, res)

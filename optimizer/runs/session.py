@@ -15,7 +15,7 @@ import json
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,9 +213,59 @@ def open_upload(name: str, data: bytes) -> tuple[Workbook | None, list[Problem],
     return wb, problems, ""
 
 
-def report_bytes(results: Results, inputs: Inputs) -> bytes:
+def report_bytes(results: Results, inputs: Inputs, changes: Sequence[str] = ()) -> bytes:
     """The report workbook of a what-if, as bytes for a download button."""
-    return report_xlsx(results, inputs)
+    return report_xlsx(results, inputs, changes)
+
+
+def _shown(value: Any) -> str:
+    """A cell value in a change's words (blank for None)."""
+    if value is None:
+        return "blank"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def describe_whatif(w: WhatIf, base: Tables) -> list[str]:
+    """Every change of a what-if against the scenario as loaded, in words: each control,
+    then each edited cell ("Offers row 2, price_usd_per_kg: 141 -> 50", rows numbered as
+    in the sheet, the header being row 1), added and removed rows."""
+    out: list[str] = []
+    if w.exclude_china is not None:
+        out.append(f"China {'excluded' if w.exclude_china else 'allowed'}")
+    if w.max_china_share is not None:
+        out.append(f"China share at most {w.max_china_share:.0%}")
+    out += [f"US tariff on {c} {r:.0%}" for c, r in sorted(w.tariffs.items())]
+    out += [
+        f"{m} price floor {'none' if not v else f'${v:,.0f}/kg'}"
+        for m, v in sorted(w.floors.items())
+    ]
+    if w.carbon_price is not None:
+        out.append(f"carbon price ${w.carbon_price:,.0f}/t CO2e")
+    for sheet, rows in w.edited.items():
+        old = base.get(sheet, [])
+        for i, row in enumerate(rows):
+            if i >= len(old):
+                filled = {k: v for k, v in row.items() if v is not None}
+                out.append(f"{sheet} row {i + 2} added ({', '.join(map(_shown, filled.values()))})")
+                continue
+            for col, value in row.items():
+                if value != old[i].get(col):
+                    before, after = _shown(old[i].get(col)), _shown(value)
+                    out.append(f"{sheet} row {i + 2}, {col}: {before} -> {after}")
+        out += [f"{sheet} row {i + 2} removed" for i in range(len(rows), len(old))]
+    return out
+
+
+def whatif_slug(changes: Sequence[str], limit: int = 60) -> str:
+    """The changes as a file-name part: lower-case words joined by hyphens, cut at `limit`
+    characters with the count of changes ("china-excluded-us-tariff-on-vietnam-46pct")."""
+    if not changes:
+        return "as-loaded"
+    text = "-".join(changes).replace("%", "pct").lower()
+    slug = "-".join(w for w in "".join(c if c.isalnum() else " " for c in text).split())
+    if len(slug) > limit:
+        slug = slug[:limit].rstrip("-") + f"-{len(changes)}-changes"
+    return slug
 
 
 def inputs_bytes(tables: Tables) -> bytes:
@@ -229,3 +279,24 @@ def inputs_bytes(tables: Tables) -> bytes:
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     """Rows as a DataFrame with the given column order (for st.data_editor)."""
     return pd.DataFrame(rows, columns=columns)
+
+
+def material_deltas(res: Results, base: Results) -> pd.DataFrame:
+    """Per material, the what-if's change in buyer spend (purchase, tariff and freight of
+    what is bought) and in tonnes bought and unmet, against the scenario as loaded."""
+
+    def by_material(r: Results) -> pd.DataFrame:
+        a = r.allocation.groupby("material")[["cost_usd", "quantity_t"]].sum()
+        u = r.unmet.groupby("material")["quantity_t"].sum().rename("unmet_t")
+        return a.join(u, how="outer").fillna(0.0)
+
+    new, old = by_material(res), by_material(base)
+    diff = new.sub(old, fill_value=0.0).reindex(new.index.union(old.index), fill_value=0.0)
+    return pd.DataFrame(
+        {
+            "material": diff.index,
+            "spend_change_usd": diff["cost_usd"].to_numpy(),
+            "bought_change_t": diff["quantity_t"].to_numpy(),
+            "unmet_change_t": diff["unmet_t"].to_numpy(),
+        }
+    )
