@@ -662,8 +662,16 @@ def changes_panel(session: Session, res: Results) -> None:
         ]
         if moved.empty:
             st.caption("These changes move nothing: every material's spend and tonnes stay.")
-        else:
-            show_table(moved)
+            return
+        shown = pd.DataFrame(  # signed, with units: "+$257.5 M", "-5,135.5 t"
+            {
+                "Material": moved["material"],
+                "Purchases change": [money_m(v, signed=True) for v in moved["spend_change_usd"]],
+                "Bought change": [tonnes_t(v, signed=True) for v in moved["bought_change_t"]],
+                "Unmet change": [tonnes_t(v, signed=True) for v in moved["unmet_change_t"]],
+            }
+        )
+        st.dataframe(shown, hide_index=True)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ FIXED: dict[str, str] = {
     "Estonia": "#1f77b4",
     "France": "#393b79",
     "Belgium": "#637939",
-    "Germany": "#8c6d31",
+    "Germany": "#c7a000",
     "Greece": "#6b6ecf",
     "United Kingdom": "#3182bd",
     "DR Congo": "#e6550d",
