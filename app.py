@@ -651,7 +651,7 @@ def changes_panel(session: Session, res: Results) -> None:
             return
         for text in changes:
             st.markdown("- " + dollars(text))
-        base = session.run(WhatIf(), with_frontier=False).results
+        base = session.run(WhatIf()).results  # cached; with its frontier, as the page shows it
         if base is None or not base.solved:
             return
         deltas = material_deltas(res, base)
