@@ -19,6 +19,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from optimizer.common.xlsx import write_input_workbook
@@ -138,6 +139,9 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
     assert metric(page, "Unmet demand") == f"{no_china.unmet_t:,.1f} t"
     page.get_by_text("Exclude China").click()
     metric_is(page, "China share (value)", share(base))
+    # the header settles (the changes panel back to "No changes") before the grid is clicked
+    expect(page.get_by_text("No changes", exact=True)).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(500)
 
     # what the edit below must give, computed independently through the pipeline
     edited = Session(wb)
@@ -255,9 +259,19 @@ def test_risk_tab_finds_a_resilient_plan_in_a_real_browser(page: Page) -> None:
 def plot_colors(page: Page) -> dict[str, str]:
     """Trace name -> colour of the visible tab's first plotly chart (plotly keeps its
     figure on the element: `el.data`)."""
-    plot = page.locator(".js-plotly-plot:visible").first
-    expect(plot).to_be_visible(timeout=30_000)
-    pairs = plot.evaluate("el => el.data.map(t => [t.name, t.marker ? t.marker.color : null])")
+    script = "el => el.data ? el.data.map(t => [t.name, t.marker ? t.marker.color : null]) : null"
+    deadline = time.time() + 30
+    while True:  # a chart being redrawn has its element but no figure yet
+        plot = page.locator(".js-plotly-plot:visible").first
+        expect(plot).to_be_visible(timeout=30_000)
+        try:
+            pairs = plot.evaluate(script)
+        except PlaywrightError:  # the element was replaced while read
+            pairs = None
+        if pairs or time.time() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert pairs, "no plotly figure on the visible tab"
     return {str(name): str(color) for name, color in pairs}
 
 
@@ -281,8 +295,9 @@ def test_country_colours_stay_fixed_and_unmet_demand_is_its_own_segment(page: Pa
     assert {c: taxed[c] for c in taxed if c in base} == {c: base[c] for c in taxed if c in base}
     page.get_by_text("Exclude China").click()
     metric_is(page, "China share (value)", "0.0%")
-    page.wait_for_timeout(500)  # the chart redraws after the metrics
-    excluded = plot_colors(page)
+    deadline = time.time() + 30  # the chart redraws after the metrics: poll for it
+    while "Unmet demand" not in (excluded := plot_colors(page)) and time.time() < deadline:
+        page.wait_for_timeout(200)
     assert excluded["Unmet demand"] == "#000000"
     assert "China" not in excluded
     assert {c: excluded[c] for c in excluded if c in base} == {
