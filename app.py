@@ -21,6 +21,7 @@ from optimizer.common.format import money, money_m, pct, tonnes
 from optimizer.common.problems import InvalidInputError, SourcingError
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, find_scenario, open_workbook
 from optimizer.contract.scenarios import BASELINE
+from optimizer.contract.tables import blank
 from optimizer.output.colors import UNMET, country_colors
 from optimizer.output.display import for_people, header, number_formats
 from optimizer.output.resilient_report import COST_NOTE
@@ -197,11 +198,6 @@ def table_editors(session: Session, prefix: str) -> dict[str, list[dict[str, Any
     return edited
 
 
-def blank(value: Any) -> bool:
-    """An empty editor cell: None, NaN or empty text."""
-    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
-
-
 def kpis(res: Results, baseline: Results) -> None:
     """Buyer spend and its change vs baseline, fiscal cost, unmet tonnes by material, China
     share of value and of tonnes (the unmet-demand penalty, a modelling price, is never
@@ -229,11 +225,9 @@ def kpis(res: Results, baseline: Results) -> None:
         help="Demand no offer meets, in tonnes; by material below the figures",
     )
     c5.metric("China share (value)", pct(res.china_value_share), help="Weighted by value paid")
-    ce = res.china_exposure
-    bought = float(ce["bought_t"].sum()) if len(ce) else 0.0
     c6.metric(
         "China share (tonnes)",
-        pct(float(ce["china_t"].sum()) / bought if bought > 0 else 0.0),
+        pct(res.china_tonnes_share),
         help="Weighted by tonnes bought, all materials",
     )
     # always one element here, so the caption below keeps its place between reruns

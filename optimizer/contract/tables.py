@@ -57,7 +57,8 @@ def inputs_to_tables(inputs: Inputs) -> Tables:
     return tables
 
 
-def _blank(value: Any) -> bool:
+def blank(value: Any) -> bool:
+    """An empty cell of an in-memory table: None, NaN or empty text."""
     return value is None or (isinstance(value, float) and value != value) or value == ""
 
 
@@ -81,7 +82,7 @@ def raw_from_tables(tables: Mapping[str, Sequence[Mapping[str, Any]]], source: s
         for i, row in enumerate(rows, start=2):
             lower = {str(k).lower(): v for k, v in row.items()}
             values = {
-                c: (None if _blank(lower.get(c)) else lower.get(c)) for c in header if c in known
+                c: (None if blank(lower.get(c)) else lower.get(c)) for c in header if c in known
             }
             if all(v is None for v in values.values()):
                 continue

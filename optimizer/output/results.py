@@ -196,6 +196,14 @@ class Results:
         return float(ce["china_value_usd"].sum() / ce["value_usd"].sum())
 
     @property
+    def china_tonnes_share(self) -> float:
+        """China-origin share of the tonnes bought, all materials."""
+        ce = self.china_exposure
+        if not len(ce) or ce["bought_t"].sum() <= 0:
+            return 0.0
+        return float(ce["china_t"].sum() / ce["bought_t"].sum())
+
+    @property
     def max_china_tonnes_share(self) -> float:
         """The largest China share by tonnes of any material and period: what a
         max_china_share cap limits (the frontier's x-axis)."""
