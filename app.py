@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from optimizer.analysis.emissions_frontier import EmissionsFrontier, emissions_frontier
 from optimizer.common.format import money, money_m, pct, tonnes
-from optimizer.common.problems import InvalidInputError, SourcingError
+from optimizer.common.problems import InvalidInputError, SourcingError, errors
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, find_scenario, open_workbook
 from optimizer.contract.scenarios import BASELINE
 from optimizer.contract.tables import blank
@@ -27,6 +28,8 @@ from optimizer.output.display import for_people, header, number_formats
 from optimizer.output.resilient_report import COST_NOTE
 from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.sankey import chain_sankey
+from optimizer.runs.changes import no_effect_reasons
+from optimizer.runs.editing import EditedRows, sort_rows, upsert
 from optimizer.runs.risk_view import (
     APP_EVAL_SAMPLES,
     APP_SAMPLES,
@@ -171,31 +174,131 @@ def sidebar_controls(session: Session, prefix: str) -> WhatIf:
     )
 
 
-def table_editors(session: Session, prefix: str) -> dict[str, list[dict[str, Any]]]:
-    """Editable Offers, Suppliers and Offtakes; only tables that changed are returned."""
+def editor_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows for st.data_editor: blank text cells as "", numbers as numbers (blank, not None)."""
+    df = pd.DataFrame(rows, columns=columns)
+    for c in df.columns:
+        values = [v for v in df[c] if not blank(v)]
+        if df[c].dtype == object and all(isinstance(v, str) for v in values):
+            df[c] = df[c].map(lambda v: "" if blank(v) else v)
+    return df
+
+
+def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """The form (one offer, capacity or offtake, validated on submit) above the editors (bulk
+    edits). Returns the sheets that differ from the scenario as loaded, and the rows held
+    back as unfinished (a half-typed row never reaches the solver, nor blanks the plan)."""
+    form_box = st.container()
+    working: dict[str, list[dict[str, Any]]] = state.setdefault("working", {}).setdefault(
+        prefix, {}
+    )
+    version = state.get(f"{prefix}edit-version", 0)
     edited: dict[str, list[dict[str, Any]]] = {}
+    current: dict[str, EditedRows] = {}
+    unfinished: list[str] = []
     for sheet in EDITABLE:
-        rows = session.base_tables.get(sheet, [])
-        df = pd.DataFrame(rows)
-        for c in df.columns:  # a blank text cell shows blank, not "None"
-            if df[c].dtype == object and df[c].map(lambda v: v is None or isinstance(v, str)).all():
-                df[c] = df[c].fillna("")
+        loaded = session.base_tables.get(sheet, [])
+        start = working.get(sheet, loaded)
+        # rows past these are new: held back until filled (unfinished rows stay at the end)
+        finished = state.get(f"{prefix}finished:{sheet}", len(start))
+        columns = list(dict.fromkeys(k for r in [*loaded, *start] for k in r))
+        labels = {c: st.column_config.Column(label=header(c)[0]) for c in columns}
         st.markdown(f"**{sheet}**")
-        labels = {c: st.column_config.Column(label=header(str(c))[0]) for c in df.columns}
         out = st.data_editor(
-            df,
+            editor_frame(start, columns),
             num_rows="dynamic",
-            key=f"{prefix}edit:{sheet}",
+            key=f"{prefix}edit:{sheet}:{version}",
             width="stretch",
             hide_index=True,
             column_config=labels,  # plain-English headers; the cells keep the contract's names
+            placeholder="",  # an empty cell shows blank, not "None"
         )
-        new_rows = [
-            {k: (None if blank(v) else v) for k, v in r.items()} for r in out.to_dict("records")
-        ]
-        if new_rows != rows:
-            edited[sheet] = new_rows
-    return edited
+        rows = sort_rows(sheet, out.to_dict("records"), loaded=finished)
+        current[sheet] = rows
+        unfinished += rows.unfinished
+        if rows.rows != loaded:
+            edited[sheet] = rows.rows
+    state[f"{prefix}problems-box"] = st.container()  # below the editors: the table stays put
+    with form_box:
+        entry_form(session, prefix, current, edited)
+    return edited, unfinished
+
+
+#: What the form edits: its label, the sheet it writes.
+FORM_SHEETS = {"Offer": "Offers", "Supplier capacity": "Suppliers", "Offtake": "Offtakes"}
+
+
+def entry_form(
+    session: Session,
+    prefix: str,
+    current: dict[str, EditedRows],
+    edited: dict[str, list[dict[str, Any]]],
+) -> None:
+    """One offer, supplier capacity or offtake, with dropdowns of the workbook's suppliers,
+    materials and periods; checked by the validator on submit and taken only when valid
+    (it replaces the row with the same supplier, material and period, else is added)."""
+    with st.expander("Add or change an offer, a capacity or an offtake (a form)"):
+        kind = st.radio("What", list(FORM_SHEETS), horizontal=True, key=f"{prefix}form-kind")
+        sheet = FORM_SHEETS[kind]
+        suppliers = [str(r["supplier"]) for r in current["Suppliers"].rows if r.get("supplier")]
+        materials = [m.material for m in session.base_inputs.materials]
+        periods = list(session.base_inputs.periods)
+        with st.form(f"{prefix}form:{sheet}", border=False):
+            c1, c2, c3 = st.columns(3)
+            supplier = c1.selectbox("Supplier", suppliers)
+            entry: dict[str, Any] = {"supplier": supplier}
+            if sheet == "Offers":
+                entry["material"] = c2.selectbox("Material", materials)
+                period = c3.selectbox("Period", ["every period", *periods])
+                entry["period"] = None if period == "every period" else period
+                c4, c5, c6 = st.columns(3)
+                entry["price_usd_per_kg"] = c4.number_input("Price ($/kg)", 0.0, value=None)
+                entry["max_t"] = c5.number_input(
+                    "Max (t per period; blank: no limit)", 0.0, value=None
+                )
+                entry["freight_usd_per_kg"] = c6.number_input("Freight ($/kg)", 0.0, value=0.0)
+                entry["compliant"] = st.checkbox("Compliant: no stage in an excluded country")
+            elif sheet == "Suppliers":
+                entry["capacity_t"] = c2.number_input(
+                    "Capacity (t per period; blank: no limit)", 0.0, value=None
+                )
+            else:
+                entry["material"] = c2.selectbox("Material", materials)
+                entry["min_t"] = c3.number_input("Minimum (t per period)", 0.0, value=0.0)
+                c4, c5, c6 = st.columns(3)
+                entry["max_t"] = c4.number_input(
+                    "Maximum (t per period; blank: the offer's)", 0.0, value=None
+                )
+                top = c5.number_input("Take-or-pay (%; blank: hard minimum)", 0.0, 100.0, None)
+                entry["take_or_pay"] = None if top is None else top / 100
+                entry["contract_price_usd_per_kg"] = c6.number_input(
+                    "Contract price ($/kg; blank: the offer's)", 0.0, value=None
+                )
+            submitted = st.form_submit_button("Check and apply", type="primary")
+        note_box = st.empty()
+        note = state.pop(f"{prefix}form-note", None)
+        if note:
+            note_box.success(note)
+    if not submitted:
+        return
+    if sheet == "Suppliers":  # a capacity edits the supplier's row: its country stays
+        row = next((r for r in current["Suppliers"].rows if r.get("supplier") == supplier), {})
+        entry = {**row, **entry}
+    rows, what = upsert(current[sheet].rows, sheet, entry)
+    before = {str(p) for p in session.problems_of(WhatIf(edited=edited)) if p.severity == "error"}
+    after = session.problems_of(WhatIf(edited={**edited, sheet: rows}))
+    new = [str(p) for p in after if p.severity == "error" and str(p) not in before]
+    if new:  # shown at once, no rerun: the form keeps what was typed
+        note_box.error("Not applied: " + "; ".join(new[:5]))
+        return
+    working = state["working"][prefix]
+    for name, got in current.items():  # the editors' other edits stay, unfinished rows last
+        done = rows if name == sheet else got.rows
+        working[name] = done + got.held
+        state[f"{prefix}finished:{name}"] = len(done)
+    state[f"{prefix}edit-version"] = state.get(f"{prefix}edit-version", 0) + 1
+    state[f"{prefix}form-note"] = f"Applied: {what}"
+    st.rerun()  # the editors above show the new row
 
 
 def kpis(res: Results, baseline: Results) -> None:
@@ -635,8 +738,9 @@ def tonnes_t(value: float, signed: bool = False) -> str:
     return ("+" + text if value >= 0 else text) if signed else text
 
 
-def changes_panel(session: Session, res: Results) -> None:
-    """Every change against the scenario as loaded, and what it did per material."""
+def changes_panel(session: Session, res: Results, whatif: WhatIf) -> None:
+    """Every change against the scenario as loaded, what it did per material, and why a
+    change moved nothing (from reduced costs: the landed cost at which an offer enters)."""
     changes: list[str] = state.changes
     title = f"Changes vs the scenario as loaded ({len(changes)})" if changes else "No changes"
     with st.expander(title, expanded=bool(changes)):
@@ -648,6 +752,9 @@ def changes_panel(session: Session, res: Results) -> None:
         base = session.run(WhatIf()).results  # cached; with its frontier, as the page shows it
         if base is None or not base.solved:
             return
+        reasons = no_effect_reasons(whatif.tariffs, whatif.edited, session.base_tables, res, base)
+        for text in reasons:
+            st.markdown("- *" + dollars(text) + "*")
         deltas = material_deltas(res, base)
         moved = deltas[
             (deltas[["spend_change_usd", "bought_change_t", "unmet_change_t"]].abs() > 1e-6).any(
@@ -686,7 +793,7 @@ def main() -> None:
         session = get_session(scenario)
         prefix = f"wb{state.workbook_id}:{scenario}:"
         controls = sidebar_controls(session, prefix)
-    header = st.container()  # filled after the solve, shown above the tabs
+    top = st.container()  # filled after the solve, shown above the tabs
     tabs = st.tabs(
         [
             "Plan",
@@ -701,7 +808,7 @@ def main() -> None:
         ]
     )
     with tabs[5]:
-        edited = table_editors(session, prefix)
+        edited, unfinished = edit_tab(session, prefix)
     whatif = WhatIf(
         controls.exclude_china,
         controls.max_china_share,
@@ -711,39 +818,71 @@ def main() -> None:
         carbon_price=controls.carbon_price,
     )
     outcome = session.run(whatif)
-    state.changes = describe_whatif(whatif, session.base_tables)
-    with header:
+    shown = Shown(outcome, whatif, describe_whatif(whatif, session.base_tables))
+    good: dict[tuple[int, str], Shown] = state.setdefault("last_good", {})
+    key = (state.workbook_id, scenario)
+    # what the plan on screen does not reflect, in short ("unfinished Offers row 42")
+    behind = [f"unfinished {u.split(':')[0]}" for u in unfinished]
+    if outcome.results is not None:
+        good[key] = shown
+    elif key in good:  # an edit the validator rejects: the last plan that solved stays
+        shown = good[key]
+        behind.insert(0, f"the edits ({len(errors(outcome.problems))} problem(s))")
+    with state[f"{prefix}problems-box"]:  # in the Edit tab, below the editors
         for p in outcome.problems:
             (st.error if p.severity == "error" else st.warning)(str(p))
-        if outcome.results is None:
-            st.error("Fix the problems above to see a plan.")
-    if outcome.results is not None:
-        what_if_tabs(session, outcome, tabs, header, scenario, prefix)
+        for line in unfinished:
+            st.info(f"Unfinished, not in the plan yet: {line}")
+    state.changes = shown.changes
+    if shown.outcome.results is None:
+        with top:
+            st.error("Fix the problems listed in the Edit tab to see a plan.")
+    else:
+        what_if_tabs(session, shown, tabs, top, scenario, prefix, behind)
     with tabs[8]:  # last: a run here leaves every other tab already drawn
         risk_tab(session, scenario, prefix)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The what-if whose plan is on screen, with its changes in words."""
+
+    outcome: Outcome
+    whatif: WhatIf
+    changes: list[str]
+
+
 def what_if_tabs(
     session: Session,
-    outcome: Outcome,
+    shown: Shown,
     tabs: Sequence[DeltaGenerator],
-    header: DeltaGenerator,
+    top: DeltaGenerator,
     scenario: str,
     prefix: str,
+    behind: list[str],
 ) -> None:
-    """The header's numbers and the tabs of a solved what-if."""
+    """The header's numbers and the tabs of a solved what-if; `behind` lists what the plan
+    on screen does not reflect (rows still being typed, edits the validator rejects)."""
+    outcome = shown.outcome
     res = outcome.results
     assert res is not None
-    with header:
+    with top:
         kpis(res, session.baseline)
-        st.caption(
+        status = (
             f"{state.workbook_name} · scenario {scenario} · inputs #{outcome.fingerprint} · "
             f"status {res.status.value} · solved in {outcome.solve_ms:.0f} ms"
             f" ({'model rebuilt' if outcome.rebuilt else 'model updated in place'})"
         )
+        if behind:  # a caption either way, one line: the page below does not jump
+            st.caption(
+                f":orange[**Not reflecting {'; '.join(behind)}**: the last plan that solved "
+                f"(inputs #{outcome.fingerprint}); details below the tables in the Edit tab]"
+            )
+        else:
+            st.caption(status)
         if res.status.value != "optimal":
             st.error(res.message)
-        changes_panel(session, res)
+        changes_panel(session, res, shown.whatif)
     with tabs[0]:
         plan_tab(res)
     with tabs[1]:

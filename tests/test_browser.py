@@ -335,3 +335,100 @@ def test_scenario_description_and_this_what_if_on_the_curve(page: Page) -> None:
     expect(page.get_by_text("No purchase of China origin in any period.")).to_be_visible(
         timeout=30_000
     )
+
+
+def idle(page: Page) -> None:
+    """Wait for the script run to end (a rerun remounts the widgets being typed into)."""
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def pick(page: Page, label: str, value: str) -> None:
+    """Choose `value` in the selectbox labelled `label` (typed to filter a long list)."""
+    box = page.get_by_role("combobox", name=label)
+    for _ in range(3):  # a rerun may close the list while it is typed into: again
+        idle(page)
+        page.locator('[data-testid="stSelectbox"]', has_text=label).click()
+        page.keyboard.type(value)
+        first = page.get_by_role("option").first
+        try:
+            expect(first).to_have_text(value, timeout=5_000)  # filtered: Enter takes it
+        except AssertionError:
+            page.keyboard.press("Escape")
+            continue
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")
+        if box.input_value() == value:
+            return
+    expect(box).to_have_value(value)
+
+
+def test_a_half_typed_row_keeps_the_last_plan_and_says_so(page: Page) -> None:
+    """A new Offers row with only its supplier typed used to blank every KPI and chart (and
+    blank max_t and period were solved as unlimited, every period): the plan stays, marked
+    as not reflecting the row, whose missing cells are listed below the tables; the blank
+    row an Enter adds is ignored."""
+    spend_before = metric(page, "Buyer spend")
+    page.get_by_role("tab", name="Edit").click()
+    grid = page.locator('[data-testid="stDataFrame"]:visible').first
+    grid.hover()
+    page.get_by_role("button", name="Add row").first.click()
+    page.wait_for_timeout(500)
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.dblclick(box["x"] + 80, box["y"] + box["height"] - 18)  # the new row's supplier
+    editor = page.locator("textarea.gdg-input, input.gdg-input").first
+    editor.fill("Teck Trail")
+    editor.press("Enter")  # and Enter: a blank row below it
+    marker = page.get_by_text(re.compile(r"Not reflecting unfinished Offers row \d+"))
+    expect(marker).to_be_visible(timeout=30_000)
+    assert metric(page, "Buyer spend") == spend_before  # the plan did not go
+    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_attached()
+    expect(
+        page.get_by_text(re.compile(r"Offers row \d+: fill Material, Price \(\$/kg\), Max"))
+    ).to_be_visible()
+    expect(page.locator('[data-testid="stAlert"]', has_text="required")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "app-half-typed-row.png"))
+
+
+def test_the_form_adds_an_offer_and_explains_why_it_is_not_bought(page: Page) -> None:
+    """Dropdowns of the workbook's suppliers, materials and periods; an entry without a price
+    is refused at its cell; a valid one is added, listed as a change, and its reason given
+    from the reduced cost (it lands above what the plan pays at the margin)."""
+    page.get_by_role("tab", name="Edit").click()
+    page.get_by_text("Add or change an offer").click()
+    pick(page, "Supplier", "Umicore Belgium")
+    pick(page, "Material", "Gallium")
+    pick(page, "Period", "2027")
+    page.get_by_role("button", name="Check and apply").click()
+    expect(
+        page.get_by_text(re.compile(r"Not applied: Offers!C\d+: price_usd_per_kg"))
+    ).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("No changes", exact=True)).to_be_visible()
+    page.get_by_label("Price ($/kg)").fill("900")
+    page.get_by_label("Max (t per period; blank: no limit)").fill("5")
+    page.get_by_role("button", name="Check and apply").click()
+    expect(page.get_by_text("Applied: Offers: Umicore Belgium Gallium 2027 added")).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.get_by_text("Changes vs the scenario as loaded (1)")).to_be_visible()
+    reason = page.get_by_text(
+        re.compile(
+            r"Umicore Belgium Gallium is not bought: it lands at \$9\d\d/kg, .* enters below"
+        )
+    )
+    expect(reason).to_be_visible(timeout=30_000)
+
+
+def test_a_tariff_that_moves_nothing_says_why(page: Page) -> None:
+    """Vietnam at 46% moves nothing: nothing from Vietnam is bought before or after."""
+    page.get_by_text("US tariff by origin (%)").click()
+    rate = page.get_by_label("Vietnam", exact=True)
+    rate.fill("46")
+    rate.press("Enter")
+    expect(page.get_by_text("Changes vs the scenario as loaded (1)")).to_be_visible(timeout=30_000)
+    expect(
+        page.get_by_text(
+            re.compile(r"US tariff on Vietnam 46% moves nothing: nothing from Vietnam is bought")
+        )
+    ).to_be_visible()

@@ -217,3 +217,34 @@ def test_cli_all_scenarios_writes_comparison_and_frontier(tmp_path: Path) -> Non
     assert [float(r["max_china_share"]) for r in rows] == pytest.approx([1, 0.8, 0.6, 0.4, 0.2, 0])
     assert {"buyer_spend_usd", "unmet_t", "Tb oxide: spend_usd", "objective_usd"} <= set(rows[0])
     assert Status.OPTIMAL.value == rows[-1]["status"]
+
+
+def test_no_effect_changes_say_why_by_hand(write: Write, close_call: Tables) -> None:
+    """CN1 lands at 10 x 1.2 = $12/kg, JP1 at 10.5 x 1.15 = $12.075/kg: JP1 is not bought and
+    enters below $12 (its reduced cost, $75/t, below its landed cost); a tariff on Japan
+    moves nothing because nothing from Japan is bought either way."""
+    from optimizer.runs.changes import no_effect_reasons
+    from optimizer.runs.session import Session, WhatIf
+
+    s = Session(open_workbook(write(close_call)))
+    base = s.run(WhatIf(), with_frontier=False).results
+    assert base is not None
+    be = base.breakevens_by_period.set_index(["supplier", "period"])
+    assert be.loc[("JP1", "2026"), "enters_below_usd_per_kg"] == pytest.approx(12.0)
+    assert pd.isna(be.loc[("CN1", "2026"), "enters_below_usd_per_kg"])  # bought
+    offers = [dict(r) for r in s.base_tables["Offers"]]
+    offers[1]["price_usd_per_kg"] = 10.49
+    w = WhatIf(tariffs={"Japan": 0.25}, edited={"Offers": offers})  # 10.49 x 1.25 = 13.1125
+    res = s.run(w, with_frontier=False).results
+    assert res is not None
+    assert no_effect_reasons(w.tariffs, w.edited, s.base_tables, res, base) == [
+        "US tariff on Japan 25% moves nothing: nothing from Japan is bought, before or after; "
+        "its closest offer, JP1 Ga in 2026, lands at $13.11/kg and enters below $12.00/kg",
+        "JP1 Ga is not bought in 2026: it lands at $13.11/kg, $1.11/kg above CN1; "
+        "it enters below $12.00/kg",
+    ]
+    offers[1]["price_usd_per_kg"] = 10.0  # now cheaper than CN1: bought, nothing to explain
+    w = WhatIf(edited={"Offers": offers})
+    res = s.run(w, with_frontier=False).results
+    assert res is not None
+    assert no_effect_reasons(w.tariffs, w.edited, s.base_tables, res, base) == []

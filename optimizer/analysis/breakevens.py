@@ -68,7 +68,9 @@ def _candidate_rates(data: ModelData, ranging: Ranging, b: Buy) -> tuple[float, 
 def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None) -> pd.DataFrame:
     """Per purchase and period (a detail: a workbook cannot set a rate per period): the tariff
     at which it enters the plan (not bought) or starts to lose volume (bought), from HiGHS
-    cost ranging; a rate outside 0-100% is left blank with the note "not within 0-100%".
+    cost ranging, and for one not bought the landed cost below which it enters (landed
+    minus its reduced cost per kg: `enters_below = landed - d_b / 1000`); a rate outside
+    0-100% is left blank with the note "not within 0-100%".
 
     Call right after `opt.solve()` returned `sol` (ranging reads the current basis), or pass
     the `ranging` taken then. Each rate inside 0-100% is checked by one re-solve LANE_CHECK
@@ -84,6 +86,7 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
         "price_paid_usd_per_kg",
         "tariff_rate",
         "landed_usd_per_kg",
+        "enters_below_usd_per_kg",
         "breakeven_tariff_rate",
         "headroom",
         "change",
@@ -103,6 +106,9 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
         if b not in ranging and not bought and sol.reduced_costs.get(b, 0.0) > 0:
             down = _rate_for_cost(KG_PER_T * d.objective_cost - sol.reduced_costs[b], d)
         rate = up if bought else down
+        # not bought: the landed cost at which it would enter, its reduced cost below today's
+        rc = sol.reduced_costs.get(b, math.nan)
+        enters = d.landed - rc / KG_PER_T if not bought and math.isfinite(rc) and rc > 0 else None
         inside = math.isfinite(rate) and 0.0 <= rate <= 1.0
         note = ""
         beyond = rate + LANE_CHECK if bought else rate - LANE_CHECK
@@ -130,6 +136,7 @@ def offer_breakevens(opt: Engine, sol: Solution, ranging: Ranging | None = None)
                 "price_paid_usd_per_kg": d.price_paid,
                 "tariff_rate": d.tariff_rate,
                 "landed_usd_per_kg": d.landed,
+                "enters_below_usd_per_kg": enters,
                 "breakeven_tariff_rate": rate if inside else None,
                 "headroom": rate - d.tariff_rate if inside else None,
                 "change": "starts to lose volume" if bought else "enters the plan",

@@ -14,6 +14,7 @@ import pandas as pd
 #: Suffix -> (unit shown in the header, Streamlit NumberColumn format), longest first.
 #: A unit that is a word of the name (rate, share) stays in the header: "Tariff rate (%)".
 UNITS: tuple[tuple[str, str, str], ...] = (
+    ("_kg_co2e_per_kg", "kg CO2e/kg", "localized"),
     ("_usd_per_kg", "$/kg", "dollar"),
     ("_usd_per_t_co2e", "$/t CO2e", "dollar"),
     ("_t_co2e", "t CO2e", "localized"),

@@ -156,6 +156,12 @@ class Session:
         data = prepare(inputs)
         return make_results(BASELINE, data, self.engine(data).solve())
 
+    def problems_of(self, w: WhatIf) -> list[Problem]:
+        """The validator's findings on a what-if's tables, without solving (the app's form
+        checks an entry with this before taking it)."""
+        _, problems = parse_tables(apply_whatif(self.base_tables, w), source=self.workbook.path)
+        return problems
+
     def run(self, w: WhatIf, with_frontier: bool = True) -> Outcome:
         """Validate, update the built model, solve, tabulate; cached by the tables' fingerprint."""
         tables = apply_whatif(self.base_tables, w)

@@ -1,0 +1,148 @@
+"""Why a what-if's change moved nothing, in the planner's words.
+
+Read from the solved what-if's own tables, no extra solve: an offer the planner added or
+edited that the plan does not buy is explained by its landed cost against the landed cost
+at which it would enter (landed minus its reduced cost, `Results.breakevens_by_period`),
+naming the bought offer it loses to; a tariff change on a country whose tonnes do not move
+is explained by what the plan buys from that country before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.contract.tables import Tables
+from optimizer.output.results import Results
+
+#: Tonnes within which two volumes count as the same.
+SAME_T = 1e-6
+#: Two landed costs within this fraction name the same marginal offer.
+MARGINAL_TOL = 0.005
+
+
+def usd_kg(value: float) -> str:
+    """A price per kg for people: "$5,755/kg", "$94.20/kg" below $100."""
+    return f"${value:,.0f}/kg" if abs(value) >= 100 else f"${value:,.2f}/kg"
+
+
+def touched_offers(
+    edited: Mapping[str, list[dict[str, Any]]], base: Tables
+) -> list[tuple[str, str]]:
+    """(supplier, material) of every Offers or Offtakes row added or changed, in order."""
+    out: list[tuple[str, str]] = []
+    for sheet in ("Offers", "Offtakes"):
+        old = base.get(sheet, [])
+        for i, row in enumerate(edited.get(sheet, [])):
+            if i < len(old) and row == old[i]:
+                continue
+            if row.get("supplier") and row.get("material"):
+                out.append((str(row["supplier"]), str(row["material"])))
+    return list(dict.fromkeys(out))
+
+
+def closest(gap: pd.Series) -> int:
+    """Position of the smallest gap (NaN: no reduced cost) in a column of gaps."""
+    return int(np.nanargmin(gap.to_numpy(dtype=float)))
+
+
+def offer_reason(res: Results, supplier: str, material: str) -> str | None:
+    """Why the plan buys none of this offer ("... is not bought: it lands at $5,755/kg, $1/kg
+    above Umicore Belgium; it enters below $5,754/kg"), from the period where it comes
+    closest; None when it is bought (or the plan has no such offer)."""
+    be = res.breakevens_by_period
+    if be.empty:
+        return None
+    mine = be[(be["supplier"] == supplier) & (be["material"] == material)]
+    if mine.empty:
+        return (
+            f"{supplier} {material} is not bought: the plan cannot buy it in any period "
+            "(excluded, no capacity, outside the plan's periods, or no demand or route "
+            "takes it)"
+        )
+    if (mine["bought_t"] > SAME_T).any():
+        return None
+    entry = pd.to_numeric(mine["enters_below_usd_per_kg"], errors="coerce")
+    gap = mine["landed_usd_per_kg"] - entry
+    if gap.notna().any():
+        pos = closest(gap)
+        row, enters = mine.iloc[pos], float(entry.iloc[pos])
+    else:
+        row, enters = mine.iloc[0], None
+    landed = float(row["landed_usd_per_kg"])
+    where = f" in {row['period']}" if mine["period"].nunique() > 1 else ""
+    text = f"{supplier} {material} is not bought{where}: it lands at {usd_kg(landed)}"
+    if enters is None:
+        return text + " (no reduced cost to say where it would enter)"
+    rivals = be[
+        (be["material"] == material)
+        & (be["period"] == row["period"])
+        & (be["bought_t"] > SAME_T)
+        & ((be["landed_usd_per_kg"] - enters).abs() <= MARGINAL_TOL * max(abs(enters), 1.0))
+    ]
+    if len(rivals):
+        rival = rivals.iloc[0]
+        above = landed - float(rival["landed_usd_per_kg"])
+        text += f", {usd_kg(above)} above {rival['supplier']}"
+    else:
+        text += f", {usd_kg(landed - enters)} above what the plan pays at the margin there"
+    if enters <= 0:
+        return text + "; it would not enter even free (another limit binds)"
+    return text + f"; it enters below {usd_kg(enters)}"
+
+
+def country_tonnes(res: Results, country: str) -> float:
+    """Tonnes the plan buys from a country, all materials and periods."""
+    a = res.allocation
+    return float(a.loc[a["country"] == country, "quantity_t"].sum()) if len(a) else 0.0
+
+
+def tariff_reason(res: Results, base: Results, country: str, rate: float) -> str | None:
+    """Why a tariff change on `country` moved none of its tonnes; None when they moved."""
+    before, after = country_tonnes(base, country), country_tonnes(res, country)
+    if abs(after - before) > SAME_T:
+        return None
+    head = f"US tariff on {country} {rate:.0%} moves nothing"
+    if after > SAME_T:
+        return f"{head}: the plan still buys the same {after:,.1f} t from {country}"
+    be = res.breakevens_by_period
+    mine = be[be["country"] == country] if len(be) else be
+    why = f"{head}: nothing from {country} is bought, before or after"
+    if mine.empty:
+        return why + f" ({country} makes no offer in the plan's periods)"
+    entry = pd.to_numeric(mine["enters_below_usd_per_kg"], errors="coerce")
+    gap = mine["landed_usd_per_kg"] - entry
+    if gap.notna().any():
+        pos = closest(gap)
+        row, enters = mine.iloc[pos], float(entry.iloc[pos])
+        then = f"enters below {usd_kg(enters)}" if enters > 0 else "would not enter even free"
+        return why + (
+            f"; its closest offer, {row['supplier']} {row['material']} in {row['period']}, "
+            f"lands at {usd_kg(float(row['landed_usd_per_kg']))} and {then}"
+        )
+    return why
+
+
+def no_effect_reasons(
+    tariffs: Mapping[str, float],
+    edited: Mapping[str, list[dict[str, Any]]],
+    base_tables: Tables,
+    res: Results,
+    base: Results,
+) -> list[str]:
+    """A sentence per change that moved nothing it touches: tariff changes whose country's
+    tonnes stay, added or edited offers and offtakes the plan does not buy."""
+    out = [
+        r
+        for c, rate in sorted(tariffs.items())
+        if (r := tariff_reason(res, base, c, rate)) is not None
+    ]
+    out += [
+        r
+        for s, m in touched_offers(edited, base_tables)
+        if (r := offer_reason(res, s, m)) is not None
+    ]
+    return out
