@@ -906,7 +906,7 @@ def what_if_tabs(
             )
         st.download_button(
             "Inputs of this what-if (.xlsx)",
-            inputs_bytes(outcome.tables),
+            inputs_bytes(outcome.tables, workbook_file(), session.loaded_tables),
             file_name=f"inputs-{scenario}-{outcome.fingerprint}.xlsx",
             key="download-inputs",
             on_click="ignore",

@@ -90,6 +90,52 @@ def test_downloaded_inputs_solve_to_the_same_plan(default_wb: Workbook, tmp_path
     assert "Summary" in report.sheetnames
 
 
+def test_downloaded_inputs_keep_every_sheet_of_the_workbook(
+    default_wb: Workbook, tmp_path: Path
+) -> None:
+    """From the workbook file itself: Scenarios, Risks and `source` columns stay, periods are
+    numbers, rates percentages; an edited offer keeps its source; the file solves to the
+    what-if's plan (its baseline) and its untouched sheets are cell for cell the original."""
+    from optimizer.contract.book import DEFAULT_WORKBOOK
+
+    s = Session(default_wb)
+    offers = [dict(r) for r in s.base_tables["Offers"]]
+    offers[4]["price_usd_per_kg"] = 350.0
+    offers.append({**offers[4], "supplier": "Teck Trail", "period": "2028", "max_t": 2.0})
+    w = WhatIf(exclude_china=True, tariffs={"Vietnam": 0.46}, edited={"Offers": offers})
+    out = s.run(w, with_frontier=False)
+    assert out.results is not None
+    original = DEFAULT_WORKBOOK.read_bytes()
+    path = tmp_path / "whatif.xlsx"
+    path.write_bytes(inputs_bytes(out.tables, original, s.loaded_tables))
+    book = openpyxl.load_workbook(path)
+    before = openpyxl.load_workbook(io.BytesIO(original))
+    assert book.sheetnames[: len(before.sheetnames)] == before.sheetnames
+    for name in ("Scenarios", "Risks", "Demand", "Materials"):  # untouched, cell for cell
+        assert [[c.value for c in r] for r in book[name].iter_rows()] == [
+            [c.value for c in r] for r in before[name].iter_rows()
+        ]
+    ws = book["Offers"]
+    head = [c.value for c in ws[1]]
+    assert head[-1] == "source"
+    rows = [dict(zip(head, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
+    old_source = before["Offers"].cell(row=6, column=len(head)).value
+    assert old_source and rows[4]["source"] == old_source  # the edited row keeps its source
+    assert rows[4]["price_usd_per_kg"] == 350.0
+    assert rows[-1]["period"] == 2028 and rows[-1]["source"] is None  # a number, not '2028'
+    periods = [r["period"] for r in rows if r["period"] is not None]
+    assert periods and all(isinstance(p, int) for p in periods)
+    overrides = book["TariffOverrides"]
+    col = [c.value for c in overrides[1]].index("tariff_rate") + 1
+    cells = [overrides.cell(row=i, column=col) for i in range(2, overrides.max_row + 1)]
+    assert cells and all(c.number_format.endswith("%") for c in cells)
+    settings = {r[0]: r[1] for r in book["Settings"].iter_rows(min_row=2, values_only=True)}
+    assert settings["exclude_china"] is True
+    _, _, res = solve_scenario(open_workbook(path))
+    assert res.status is Status.OPTIMAL
+    assert res.total_cost_usd == pytest.approx(out.results.total_cost_usd, rel=1e-12)
+
+
 def test_rejected_uploads_explain_why(tmp_path: Path, write: Write, tables: Tables) -> None:
     wb, problems, msg = open_upload("data.xlsx", b"material,demand_t\nGa,1\n")
     assert wb is None and "not an .xlsx workbook" in msg and "data.xlsx" in msg
@@ -135,3 +181,26 @@ def test_whatif_changes_in_words_in_a_file_name_and_per_material() -> None:
         assert d.loc[m, "unmet_change_t"] == pytest.approx(q - base.unmet_by_material.get(m, 0))
     bought = excl.allocation["quantity_t"].sum() - base.allocation["quantity_t"].sum()
     assert d["bought_change_t"].sum() == pytest.approx(bought)
+
+
+def test_editor_rows_sorted_and_form_entries_upserted() -> None:
+    """Blank rows are dropped; a new row missing a needed cell (max_t, period: a blank there
+    would mean "no limit", "every period") is held back and named; loaded rows go to the
+    validator as typed; a form entry replaces the row with its key, else is added."""
+    from optimizer.runs.editing import sort_rows, upsert
+
+    loaded = [{"supplier": "A", "material": "Ga", "price_usd_per_kg": 1.0, "max_t": None}]
+    typed = [
+        {**loaded[0], "price_usd_per_kg": None},  # a loaded row: the validator cites it
+        {"supplier": "B", "material": None, "price_usd_per_kg": None, "max_t": None},
+        {"supplier": "", "material": None, "price_usd_per_kg": float("nan"), "max_t": None},
+        {"supplier": "C", "material": "Ga", "price_usd_per_kg": 2.0, "max_t": 3.0, "period": 2027},
+    ]
+    out = sort_rows("Offers", typed, loaded=1)
+    assert out.blank_rows == 1
+    assert out.unfinished == ["Offers row 3: fill Material, Price ($/kg), Max (t), Period"]
+    assert [r["supplier"] for r in out.rows] == ["A", "C"] and out.held[0]["supplier"] == "B"
+    rows, what = upsert(out.rows, "Offers", {"supplier": "c", "material": "Ga", "period": "2027"})
+    assert what == "Offers: c Ga 2027 changed" and len(rows) == 2
+    rows, what = upsert(rows, "Offers", {"supplier": "D", "material": "Ga", "period": None})
+    assert what == "Offers: D Ga added" and rows[-1]["price_usd_per_kg"] is None

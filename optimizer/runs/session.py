@@ -35,6 +35,7 @@ from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Engine, EngineFactory, Status
 from optimizer.output.report import report_xlsx
 from optimizer.output.results import Results, make_results
+from optimizer.runs.inputs_book import whatif_workbook
 
 #: Largest upload accepted by the app, bytes.
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -153,6 +154,8 @@ class Session:
     def _baseline_results(self) -> Results:
         inputs, _ = scenario_inputs(self.workbook, BASELINE)
         assert inputs is not None  # a workbook is only opened in the app once valid
+        #: the workbook's own tables (no scenario): what a downloaded workbook changes
+        self.loaded_tables = inputs_to_tables(inputs)
         data = prepare(inputs)
         return make_results(BASELINE, data, self.engine(data).solve())
 
@@ -274,8 +277,14 @@ def whatif_slug(changes: Sequence[str], limit: int = 60) -> str:
     return slug
 
 
-def inputs_bytes(tables: Tables) -> bytes:
-    """The what-if's inputs as a workbook that `sourcing solve` reads back to the same plan."""
+def inputs_bytes(
+    tables: Tables, original: bytes | None = None, loaded: Tables | None = None
+) -> bytes:
+    """The what-if's inputs as a workbook that `sourcing solve` reads back to the same plan:
+    the `original` workbook file with the sheets that differ from its `loaded` tables
+    rewritten (every other sheet and column kept), else one sheet per table."""
+    if original is not None and loaded is not None:
+        return whatif_workbook(original, loaded, tables)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "whatif.xlsx"
         write_input_workbook(path, {sheet: rows for sheet, rows in tables.items() if rows})
