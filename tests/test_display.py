@@ -34,3 +34,38 @@ def test_colours_are_fixed_distinct_and_stable_across_processes() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert other.stdout.strip() == country_color("Atlantis")  # no per-process hash seed
+
+
+def test_sankey_nodes_take_their_country_colour_and_links_a_stable_material_colour() -> None:
+    """Facilities are coloured as their country is in every chart (China red), marked when
+    excluded; a material's link colour does not depend on which others flow."""
+    import pandas as pd
+
+    from optimizer.output.colors import country_color
+    from optimizer.output.sankey import sankey_spec
+
+    def flows(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "from": f,
+                    "to": t,
+                    "material": m,
+                    "period": "2026",
+                    "quantity_t": 1.0,
+                    "value_usd": 1.0,
+                    "compliant": False,
+                    "from_country": c,
+                }
+                for f, t, m, c in rows
+            ]
+        )
+
+    both = sankey_spec(
+        flows([("CN1", "buyer", "Ga", "China"), ("JP1", "buyer", "Ge", "Japan")]), "t"
+    )
+    node = both["data"][0]["node"]
+    assert node["color"][node["label"].index("CN1 (China · excluded)")] == "#d62728"
+    assert node["color"][node["label"].index("JP1 (Japan)")] == country_color("Japan")
+    alone = sankey_spec(flows([("JP1", "buyer", "Ge", "Japan")]), "t")
+    assert alone["data"][0]["link"]["color"] == both["data"][0]["link"]["color"][1:]

@@ -58,12 +58,14 @@ SPARE = (
 
 def country_color(country: str) -> str:
     """The colour of one country (the same for every call, process and session)."""
-    if country in FIXED:
-        return FIXED[country]
-    digest = hashlib.sha256(country.encode()).digest()
-    return SPARE[digest[0] % len(SPARE)]
+    return FIXED.get(country) or stable_pick(country, SPARE)
 
 
 def country_colors(countries: Iterable[str]) -> dict[str, str]:
     """A plotly `color_discrete_map` for these countries."""
     return {c: country_color(str(c)) for c in dict.fromkeys(countries)}
+
+
+def stable_pick(name: str, palette: tuple[str, ...]) -> str:
+    """A colour of `palette` for `name` from a stable hash: the same in every solve."""
+    return palette[hashlib.sha256(name.encode()).digest()[0] % len(palette)]

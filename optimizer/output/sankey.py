@@ -5,7 +5,8 @@ the same figure. Node = a facility (with its country) or the buyer; link = one
 material from one facility to another, summed over the periods shown. A facility's
 use of its own output is not drawn. The diagram is weighted by tonnes or by
 customs value (USD), switched by the buttons above it; the title says which.
-Facilities in an excluded stage country (China by default) are drawn in red.
+Facilities take their country's colour, as in every other chart (China red), and a label
+marked "excluded" when their country is an excluded stage country (China by default).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from optimizer.output.colors import country_color, stable_pick
+
 BUYER_LABEL = "Buyer (United States)"
-#: Link colours by material, cycled (colour-blind safe: Okabe-Ito, 40% opaque).
+#: Link colours by material, from a stable hash of its name (colour-blind safe: Okabe-Ito,
+#: 40% opaque): a material keeps its colour in every solve.
 PALETTE = (
     "rgba(0,114,178,0.45)",
     "rgba(230,159,0,0.45)",
@@ -32,7 +36,6 @@ PALETTE = (
     "rgba(240,228,66,0.55)",
     "rgba(0,0,0,0.30)",
 )
-EXCLUDED_NODE = "rgb(200,40,40)"
 OTHER_NODE = "rgb(90,90,90)"
 BUYER_NODE = "rgb(0,90,160)"
 
@@ -82,10 +85,10 @@ def sankey_spec(
             colours.append(BUYER_NODE)
             continue
         c = country.get(n, "")
-        labels.append(f"{n} ({c})" if c else n)
-        colours.append(EXCLUDED_NODE if c.lower() in bad else OTHER_NODE)
-    materials = list(dict.fromkeys(links["material"]))
-    colour = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(materials)}
+        flag = " · excluded" if c.lower() in bad else ""
+        labels.append(f"{n} ({c}{flag})" if c else n)
+        colours.append(country_color(c) if c else OTHER_NODE)  # as in every other chart
+    colour = {m: stable_pick(m, PALETTE) for m in dict.fromkeys(links["material"])}
     source = [index[n] for n in links["from"]]
     target = [index[n] for n in links["to"]]
     hover = [
