@@ -775,8 +775,35 @@ def changes_panel(session: Session, res: Results, whatif: WhatIf) -> None:
         st.dataframe(shown, hide_index=True)
 
 
+def login_configured() -> bool:
+    """Sign-in is on when `.streamlit/secrets.toml` has an `[auth]` section (Streamlit's
+    OIDC login); without one the app is open, as on a planner's own machine."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError):  # no secrets file at all: off
+        return False
+
+
+def signed_in() -> bool:
+    """With sign-in on, stop at a log-in button until the user is signed in; then show who
+    is signed in, with a log-out button, in the sidebar."""
+    if not login_configured():
+        return True
+    if not st.user.get("is_logged_in"):  # a key of st.user (AppTest has no attribute)
+        st.title("Critical-minerals sourcing: what if?")
+        st.write("This deployment asks you to sign in; your workbook stays in your session.")
+        st.button("Log in", on_click=st.login, type="primary", key="login")
+        return False
+    with st.sidebar:
+        st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'you'}")
+        st.button("Log out", on_click=st.logout, key="logout")
+    return True
+
+
 def main() -> None:
     """The page."""
+    if not signed_in():
+        return
     st.title("Critical-minerals sourcing: what if?")
     with st.sidebar:
         handle_upload()

@@ -189,3 +189,21 @@ def test_tables_have_plain_english_headers_and_china_share_per_material(at: AppT
         assert by_material.loc[material, "China share of tonnes (%)"] == pytest.approx(tonnes)
         assert by_material.loc[material, "China share of value (%)"] == pytest.approx(value)
     assert 0 < by_material["China share of value (%)"].max() <= 1
+
+
+def test_sign_in_is_off_without_secrets_and_gates_the_app_with_them() -> None:
+    """Without an [auth] section in secrets the app opens on the plan; with one (Streamlit's
+    OIDC login) it shows only a log-in button until the user is signed in."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "client",
+        "client_secret": "secret",
+        "server_metadata_url": "https://login.example.invalid/.well-known/openid-configuration",
+    }
+    app.run()
+    assert not app.exception
+    assert [b.label for b in app.button] == ["Log in"]
+    assert not app.metric  # no number of the plan before sign-in
+    assert not any("Active workbook" in m.value for m in app.markdown)  # no upload either
