@@ -24,7 +24,7 @@ from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, find_scenario, o
 from optimizer.contract.scenarios import BASELINE
 from optimizer.contract.tables import blank
 from optimizer.output.colors import UNMET, country_colors
-from optimizer.output.display import for_people, header, number_formats
+from optimizer.output.display import for_people, header, main_headers, number_formats
 from optimizer.output.resilient_report import COST_NOTE
 from optimizer.output.results import SPEND_KEYS, Results
 from optimizer.output.sankey import chain_sankey
@@ -62,14 +62,24 @@ st.markdown(
 )
 
 
-def show_table(df: pd.DataFrame, drop: tuple[str, ...] = ("scenario",), **kw: Any) -> None:
-    """A result table for people: plain-English headers with units, $, % and grouped t."""
+def show_table(
+    df: pd.DataFrame, drop: tuple[str, ...] = ("scenario",), main: str = "", **kw: Any
+) -> None:
+    """A result table for people: plain-English headers with units, $, % and grouped t;
+    a `main` table (display.MAIN_COLUMNS) shows its main columns first, the rest hidden
+    behind the table's show/hide-columns icon, so it fits the page without scrolling."""
     people = for_people(df, drop)
     config = {
         h: st.column_config.NumberColumn(format=f)  # type: ignore[arg-type]
         for h, f in number_formats(df.drop(columns=[c for c in drop if c in df.columns])).items()
     }
-    st.dataframe(people, hide_index=True, column_config=config, **kw)
+    order = main_headers(df, main) if main else None
+    st.dataframe(people, hide_index=True, column_config=config, column_order=order, **kw)
+    if order is not None and len(order) < len(people.columns):
+        st.caption(
+            f"{len(order)} of {len(people.columns)} columns shown; the others under the "
+            "table's show/hide-columns icon (top right), all of them in the report."
+        )
 
 
 def active_workbook() -> Workbook:
@@ -202,10 +212,19 @@ def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, An
         # rows past these are new: held back until filled (unfinished rows stay at the end)
         finished = state.get(f"{prefix}finished:{sheet}", len(start))
         columns = list(dict.fromkeys(k for r in [*loaded, *start] for k in r))
-        labels = {c: st.column_config.Column(label=header(c)[0]) for c in columns}
+        frame = editor_frame(start, columns)
+        labels = {  # ticks need little room: the sheet fits 1440 px without scrolling
+            c: st.column_config.Column(
+                label=header(c)[0],
+                width="small"
+                if pd.api.types.is_bool_dtype(frame[c]) or c == "period"
+                else ("medium" if c == "supplier" else None),
+            )
+            for c in columns
+        }
         st.markdown(f"**{sheet}**")
         out = st.data_editor(
-            editor_frame(start, columns),
+            frame,
             num_rows="dynamic",
             key=f"{prefix}edit:{sheet}:{version}",
             width="stretch",
@@ -379,7 +398,7 @@ def plan_tab(res: Results) -> None:
     if len(shares):
         show_table(shares)
     st.markdown("**Purchases**")
-    show_table(res.allocation)
+    show_table(res.allocation, main="purchases")
 
 
 def chain_tab(res: Results, prefix: str) -> None:
@@ -466,7 +485,7 @@ def independence_tab(outcome: Outcome) -> None:
         "The x-axis is a cap per material and period (by tonnes), not the KPIs' China share "
         "of value; the diamond is this what-if at its largest per-material China share."
     )
-    show_table(front.table)
+    show_table(front.table, main="frontier")
 
 
 def emissions_frontier_of(outcome: Outcome) -> EmissionsFrontier | None:
@@ -551,7 +570,7 @@ def emissions_tab(outcome: Outcome) -> None:
         show_table(t)
     if len(e):
         st.markdown("**Sources** (blank intensity: not stated in the workbook)")
-        show_table(e)
+        show_table(e, main="emissions")
 
 
 def sensitivity_tab(res: Results) -> None:
@@ -559,12 +578,12 @@ def sensitivity_tab(res: Results) -> None:
         st.write("- " + line)
     sp = res.shadow_prices
     st.markdown("**Binding constraints (shadow prices)**")
-    show_table(sp[sp["binding"]])
+    show_table(sp[sp["binding"]], main="shadow_prices")
     st.markdown(
         "**Tariff break-evens per offer and period** (a detail: a workbook sets one rate "
         "per country and material)"
     )
-    show_table(res.breakevens_by_period)
+    show_table(res.breakevens_by_period, main="breakevens")
 
 
 def workbook_file() -> bytes:
@@ -752,7 +771,10 @@ def changes_panel(session: Session, res: Results, whatif: WhatIf) -> None:
         base = session.run(WhatIf()).results  # cached; with its frontier, as the page shows it
         if base is None or not base.solved:
             return
-        reasons = no_effect_reasons(whatif.tariffs, whatif.edited, session.base_tables, res, base)
+        importer = session.base_inputs.settings.importer_country
+        reasons = no_effect_reasons(
+            whatif.tariffs, whatif.edited, session.base_tables, res, base, importer
+        )
         for text in reasons:
             st.markdown("- *" + dollars(text) + "*")
         deltas = material_deltas(res, base)

@@ -243,6 +243,13 @@ def test_no_effect_changes_say_why_by_hand(write: Write, close_call: Tables) -> 
         "JP1 Ga is not bought in 2026: it lands at $13.11/kg, $1.11/kg above CN1; "
         "it enters below $12.00/kg",
     ]
+    w = WhatIf(tariffs={"China": 0.205})  # CN1 at 12.05 still below JP1's 12.075: it stays
+    res = s.run(w, with_frontier=False).results
+    assert res is not None
+    assert no_effect_reasons(w.tariffs, {}, s.base_tables, res, base) == [
+        "US tariff on China 20.5% moves no tonnes: the plan still imports the same 20.0 t from "
+        "China (no cheaper source; it pays the new duty)"
+    ]
     offers[1]["price_usd_per_kg"] = 10.0  # now cheaper than CN1: bought, nothing to explain
     w = WhatIf(edited={"Offers": offers})
     res = s.run(w, with_frontier=False).results

@@ -58,3 +58,57 @@ def number_formats(df: pd.DataFrame) -> dict[str, str]:
         if fmt and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
             out[text] = fmt
     return out
+
+
+#: The columns a table shows first (the others stay one click away, under the table's
+#: show/hide-columns icon, and all are in the report): it fits 1440 px without scrolling.
+MAIN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "purchases": (
+        "supplier",
+        "country",
+        "material",
+        "period",
+        "quantity_t",
+        "landed_usd_per_kg",
+        "cost_usd",
+        "tariff_rate",
+        "fiscal_usd",
+    ),
+    "frontier": (
+        "max_china_share",
+        "buyer_spend_usd",
+        "spend_delta_usd",
+        "fiscal_cost_usd",
+        "unmet_t",
+        "china_tonnes_share_max",
+        "china_value_share",
+    ),
+    "shadow_prices": ("constraint", "material", "period", "supplier", "usd_per_kg", "meaning"),
+    "breakevens": (
+        "supplier",
+        "material",
+        "period",
+        "bought_t",
+        "landed_usd_per_kg",
+        "enters_below_usd_per_kg",
+        "breakeven_tariff_rate",
+    ),
+    "emissions": (
+        "supplier",
+        "country",
+        "stage",
+        "material",
+        "period",
+        "quantity_t",
+        "intensity_kg_co2e_per_kg",
+        "emissions_t_co2e",
+    ),
+}
+
+
+def main_headers(df: pd.DataFrame, table: str) -> list[str] | None:
+    """The plain-English headers `for_people(df)` shows first for a `MAIN_COLUMNS` table."""
+    main = MAIN_COLUMNS.get(table)
+    if main is None:
+        return None
+    return [header(c)[0] for c in main if c in df.columns]

@@ -4,7 +4,8 @@ Read from the solved what-if's own tables, no extra solve: an offer the planner 
 edited that the plan does not buy is explained by its landed cost against the landed cost
 at which it would enter (landed minus its reduced cost, `Results.breakevens_by_period`),
 naming the bought offer it loses to; a tariff change on a country whose tonnes do not move
-is explained by what the plan buys from that country before and after.
+is explained by what the plan imports from that country (shipments to the buyer or into
+the importer country) before and after.
 """
 
 from __future__ import annotations
@@ -94,25 +95,37 @@ def offer_reason(res: Results, supplier: str, material: str) -> str | None:
     return text + f"; it enters below {usd_kg(enters)}"
 
 
-def country_tonnes(res: Results, country: str) -> float:
-    """Tonnes the plan buys from a country, all materials and periods."""
+def country_tonnes(res: Results, country: str, importer: str = "United States") -> float:
+    """Tonnes that pay a country's US duty in a plan: what it ships to the buyer or into the
+    importer country (a chain's facilities there too), all materials and periods."""
+    f = res.flows
+    if len(f):
+        into = (f["to"] == "buyer") | (f["to_country"].astype(str).str.lower() == importer.lower())
+        return float(f.loc[(f["from_country"] == country) & into, "quantity_t"].sum())
     a = res.allocation
     return float(a.loc[a["country"] == country, "quantity_t"].sum()) if len(a) else 0.0
 
 
-def tariff_reason(res: Results, base: Results, country: str, rate: float) -> str | None:
-    """Why a tariff change on `country` moved none of its tonnes; None when they moved."""
-    before, after = country_tonnes(base, country), country_tonnes(res, country)
+def tariff_reason(
+    res: Results, base: Results, country: str, rate: float, importer: str = "United States"
+) -> str | None:
+    """Why a tariff change on `country` moved none of the tonnes that pay its duty; None
+    when they moved."""
+    before = country_tonnes(base, country, importer)
+    after = country_tonnes(res, country, importer)
     if abs(after - before) > SAME_T:
         return None
-    head = f"US tariff on {country} {rate:.0%} moves nothing"
     if after > SAME_T:
-        return f"{head}: the plan still buys the same {after:,.1f} t from {country}"
+        return (
+            f"US tariff on {country} {rate * 100:.4g}% moves no tonnes: the plan still imports the "
+            f"same {after:,.1f} t from {country} (no cheaper source; it pays the new duty)"
+        )
+    why = f"US tariff on {country} {rate * 100:.4g}% moves nothing: nothing from {country} is bought"
+    why += ", before or after"
     be = res.breakevens_by_period
     mine = be[be["country"] == country] if len(be) else be
-    why = f"{head}: nothing from {country} is bought, before or after"
     if mine.empty:
-        return why + f" ({country} makes no offer in the plan's periods)"
+        return why
     entry = pd.to_numeric(mine["enters_below_usd_per_kg"], errors="coerce")
     gap = mine["landed_usd_per_kg"] - entry
     if gap.notna().any():
@@ -132,13 +145,14 @@ def no_effect_reasons(
     base_tables: Tables,
     res: Results,
     base: Results,
+    importer: str = "United States",
 ) -> list[str]:
     """A sentence per change that moved nothing it touches: tariff changes whose country's
-    tonnes stay, added or edited offers and offtakes the plan does not buy."""
+    dutiable tonnes stay, added or edited offers and offtakes the plan does not buy."""
     out = [
         r
         for c, rate in sorted(tariffs.items())
-        if (r := tariff_reason(res, base, c, rate)) is not None
+        if (r := tariff_reason(res, base, c, rate, importer)) is not None
     ]
     out += [
         r

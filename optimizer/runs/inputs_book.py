@@ -43,7 +43,7 @@ def find_sheet(wb: Any, name: str) -> Worksheet | None:
     """The worksheet with this name, case-insensitively."""
     for ws in wb.worksheets:
         if ws.title.lower() == name.lower():
-            return ws  # type: ignore[no-any-return]
+            return ws
     return None
 
 

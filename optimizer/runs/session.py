@@ -243,7 +243,7 @@ def describe_whatif(w: WhatIf, base: Tables) -> list[str]:
         out.append(f"China {'excluded' if w.exclude_china else 'allowed'}")
     if w.max_china_share is not None:
         out.append(f"China share at most {w.max_china_share:.0%}")
-    out += [f"US tariff on {c} {r:.0%}" for c, r in sorted(w.tariffs.items())]
+    out += [f"US tariff on {c} {r * 100:.4g}%" for c, r in sorted(w.tariffs.items())]
     out += [
         f"{m} price floor {'none' if not v else f'${v:,.0f}/kg'}"
         for m, v in sorted(w.floors.items())
