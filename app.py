@@ -923,9 +923,9 @@ def what_if_tabs(
             f" ({'model rebuilt' if outcome.rebuilt else 'model updated in place'})"
         )
         if behind:  # a caption either way, one line: the page below does not jump
-            st.caption(
-                f":orange[**Not reflecting {'; '.join(behind)}**: the last plan that solved "
-                f"(inputs #{outcome.fingerprint}); details below the tables in the Edit tab]"
+            st.caption(  # short: one line, as the status line it replaces
+                f":orange[**Not reflecting {'; '.join(behind)}**] · the last plan that "
+                f"solved (inputs #{outcome.fingerprint}); details in the Edit tab"
             )
         else:
             st.caption(status)

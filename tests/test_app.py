@@ -207,3 +207,30 @@ def test_sign_in_is_off_without_secrets_and_gates_the_app_with_them() -> None:
     assert [b.label for b in app.button] == ["Log in"]
     assert not app.metric  # no number of the plan before sign-in
     assert not any("Active workbook" in m.value for m in app.markdown)  # no upload either
+
+
+def test_the_form_changes_a_capacity_and_refuses_an_offtake_on_no_offer(at: AppTest) -> None:
+    """The form's capacity entry edits the supplier's row (listed as a change, the plan
+    re-solved); an offtake on an offer that does not exist is refused at submit, at its
+    cell, and the plan stays as it was."""
+    prefix = "wb0:baseline:"
+    at.radio(key=f"{prefix}form-kind").set_value("Supplier capacity").run()
+    next(s for s in at.selectbox if s.label == "Supplier").set_value("Umicore Belgium")
+    next(n for n in at.number_input if n.label.startswith("Capacity")).set_value(12.0)
+    next(b for b in at.button if b.label == "Check and apply").click().run()
+    assert not at.exception
+    assert any(s.value == "Applied: Suppliers: Umicore Belgium changed" for s in at.success)
+    changes = [m.value for m in at.markdown if "capacity_t" in m.value]
+    assert changes and "capacity_t: 30 -> 12" in changes[0]
+    spend = metric(at, "Buyer spend")
+    at.radio(key=f"{prefix}form-kind").set_value("Offtake").run()
+    next(s for s in at.selectbox if s.label == "Supplier").set_value("Umicore Belgium")
+    next(s for s in at.selectbox if s.label == "Material").set_value("Gallium")
+    next(n for n in at.number_input if n.label.startswith("Minimum")).set_value(5.0)
+    next(b for b in at.button if b.label == "Check and apply").click().run()
+    assert not at.exception
+    refused = [e.value for e in at.error if e.value.startswith("Not applied")]
+    assert refused == [
+        'Not applied: Offtakes!A9: supplier "Umicore Belgium" has no offer for "Gallium"'
+    ]
+    assert metric(at, "Buyer spend") == spend

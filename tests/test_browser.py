@@ -224,6 +224,9 @@ def test_planner_session_in_a_real_browser(page: Page, tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
+    kept = openpyxl.load_workbook(inputs)  # the workbook in use, every sheet and column kept
+    assert {"Scenarios", "Risks"} <= set(kept.sheetnames)
+    assert "source" in [c.value for c in kept["Offers"][1]]
     doc = json.loads((tmp_path / "r" / "baseline" / "results.json").read_text())
     assert doc["buyer_spend_usd"] == pytest.approx(summary["Buyer spend (USD)"], rel=1e-12)
 
@@ -383,6 +386,7 @@ def test_a_half_typed_row_keeps_the_last_plan_and_says_so(page: Page) -> None:
     page.wait_for_timeout(500)
     box = grid.bounding_box()
     assert box is not None
+    top = box["y"]
     page.mouse.dblclick(box["x"] + 80, box["y"] + box["height"] - 18)  # the new row's supplier
     editor = page.locator("textarea.gdg-input, input.gdg-input").first
     editor.fill("Teck Trail")
@@ -395,6 +399,8 @@ def test_a_half_typed_row_keeps_the_last_plan_and_says_so(page: Page) -> None:
         page.get_by_text(re.compile(r"Offers row \d+: fill Material, Price \(\$/kg\), Max"))
     ).to_be_visible()
     expect(page.locator('[data-testid="stAlert"]', has_text="required")).to_have_count(0)
+    moved = grid.bounding_box()
+    assert moved is not None and abs(moved["y"] - top) <= 2  # the table did not jump
     page.screenshot(path=str(ARTIFACTS / "app-half-typed-row.png"))
 
 
