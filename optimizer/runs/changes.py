@@ -120,8 +120,8 @@ def tariff_reason(
             f"US tariff on {country} {rate * 100:.4g}% moves no tonnes: the plan still imports the "
             f"same {after:,.1f} t from {country} (no cheaper source; it pays the new duty)"
         )
-    why = f"US tariff on {country} {rate * 100:.4g}% moves nothing: nothing from {country} is bought"
-    why += ", before or after"
+    why = f"US tariff on {country} {rate * 100:.4g}% moves nothing: nothing from {country} "
+    why += "is bought, before or after"
     be = res.breakevens_by_period
     mine = be[be["country"] == country] if len(be) else be
     if mine.empty:
