@@ -56,7 +56,7 @@ clean:
 
 ## Start the Streamlit app on http://localhost:8501
 app: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/python scripts/serve_app.py
 
 ## Benchmarks (not part of `make test`): Pyomo persistent vs fast path vs raw highspy per
 ## size, scenarios/s serial vs process pool vs Dask, then what-if latency on the default

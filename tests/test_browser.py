@@ -51,12 +51,9 @@ def free_port() -> int:
 def server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [
+        [  # as `make app` starts it
             sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "scripts/serve_app.py",
             "--server.port",
             str(port),
             "--server.address",
