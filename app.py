@@ -74,7 +74,14 @@ def show_table(
         for h, f in number_formats(df.drop(columns=[c for c in drop if c in df.columns])).items()
     }
     order = main_headers(df, main) if main else None
-    st.dataframe(people, hide_index=True, column_config=config, column_order=order, **kw)
+    st.dataframe(
+        people,
+        hide_index=True,
+        column_config=config,
+        column_order=order,
+        placeholder="",  # a missing value shows blank, not "None"
+        **kw,
+    )
     if order is not None and len(order) < len(people.columns):
         st.caption(
             f"{len(order)} of {len(people.columns)} columns shown; the others under the "
@@ -794,7 +801,7 @@ def changes_panel(session: Session, res: Results, whatif: WhatIf) -> None:
                 "Unmet change": [tonnes_t(v, signed=True) for v in moved["unmet_change_t"]],
             }
         )
-        st.dataframe(shown, hide_index=True)
+        st.dataframe(shown, hide_index=True, placeholder="")
 
 
 def login_configured() -> bool:

@@ -234,3 +234,12 @@ def test_the_form_changes_a_capacity_and_refuses_an_offtake_on_no_offer(at: AppT
         'Not applied: Offtakes!A9: supplier "Umicore Belgium" has no offer for "Gallium"'
     ]
     assert metric(at, "Buyer spend") == spend
+
+
+def test_every_table_and_editor_shows_a_missing_value_blank_not_none(at: AppTest) -> None:
+    """Streamlit draws a missing value as "None" unless told otherwise (its grid is a
+    canvas, so this is checked on what the page sends it): every table says blank."""
+    at.toggle(key="wb0:baseline:excl").set_value(True).run()  # the changes panel's table too
+    grids = list(at.dataframe)
+    assert len(grids) >= 8
+    assert all(g.proto.HasField("placeholder") and g.proto.placeholder == "" for g in grids)
