@@ -216,8 +216,12 @@ def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, An
     for sheet in EDITABLE:
         loaded = session.base_tables.get(sheet, [])
         start = working.get(sheet, loaded)
-        # rows past these are new: held back until filled (unfinished rows stay at the end)
+        # the first `finished` rows of `start` are settled; the rest (unfinished rows kept
+        # at the end) and the editor's added rows are new: held back until filled
         finished = state.get(f"{prefix}finished:{sheet}", len(start))
+        key = f"{prefix}edit:{sheet}:{version}"
+        deleted = set(state.get(key, {}).get("deleted_rows", []))
+        settled = sum(1 for i in range(finished) if i not in deleted)  # rows deleted above
         columns = list(dict.fromkeys(k for r in [*loaded, *start] for k in r))
         frame = editor_frame(start, columns)
         labels = {  # ticks need little room: the sheet fits 1440 px without scrolling
@@ -233,13 +237,13 @@ def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, An
         out = st.data_editor(
             frame,
             num_rows="dynamic",
-            key=f"{prefix}edit:{sheet}:{version}",
+            key=key,
             width="stretch",
             hide_index=True,
             column_config=labels,  # plain-English headers; the cells keep the contract's names
             placeholder="",  # an empty cell shows blank, not "None"
         )
-        rows = sort_rows(sheet, out.to_dict("records"), loaded=finished)
+        rows = sort_rows(sheet, out.to_dict("records"), loaded=settled)
         current[sheet] = rows
         unfinished += rows.unfinished
         if rows.rows != loaded:

@@ -374,10 +374,18 @@ def test_a_half_typed_row_keeps_the_last_plan_and_says_so(page: Page) -> None:
     """A new Offers row with only its supplier typed used to blank every KPI and chart (and
     blank max_t and period were solved as unlimited, every period): the plan stays, marked
     as not reflecting the row, whose missing cells are listed below the tables; the blank
-    row an Enter adds is ignored."""
-    spend_before = metric(page, "Buyer spend")
+    row an Enter adds is ignored. A row deleted first is one change, and the new row is
+    still known as new."""
     page.get_by_role("tab", name="Edit").click()
     grid = page.locator('[data-testid="stDataFrame"]:visible').first
+    box = grid.bounding_box()
+    assert box is not None
+    idle(page)
+    page.mouse.click(box["x"] + 16, box["y"] + 52)  # the first row's marker: selects the row
+    page.keyboard.press("Delete")  # one change (the rows below are not all "changed")
+    expect(page.get_by_text("Changes vs the scenario as loaded (1)")).to_be_visible(timeout=30_000)
+    idle(page)
+    spend_before = metric(page, "Buyer spend")
     grid.hover()
     page.get_by_role("button", name="Add row").first.click()
     page.wait_for_timeout(500)

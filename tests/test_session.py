@@ -204,3 +204,21 @@ def test_editor_rows_sorted_and_form_entries_upserted() -> None:
     assert what == "Offers: c Ga 2027 changed" and len(rows) == 2
     rows, what = upsert(rows, "Offers", {"supplier": "D", "material": "Ga", "period": None})
     assert what == "Offers: D Ga added" and rows[-1]["price_usd_per_kg"] is None
+
+
+def test_a_deleted_row_is_one_change_not_a_shift_of_every_row_below() -> None:
+    """Rows are aligned as a diff aligns lines: deleting the first offer lists it removed
+    (with its cells), an edit below it keeps its own row number, an added row is added."""
+    from optimizer.runs.session import row_changes
+
+    old = [
+        {"supplier": "A", "material": "Ga", "price_usd_per_kg": 1.0},
+        {"supplier": "B", "material": "Ga", "price_usd_per_kg": 2.0},
+        {"supplier": "C", "material": "Ga", "price_usd_per_kg": 3.0},
+    ]
+    new = [old[1], {**old[2], "price_usd_per_kg": 4.0}, {"supplier": "D", "material": "Ge"}]
+    assert row_changes("Offers", old, new) == [
+        "Offers row 2 removed (A, Ga, 1)",
+        "Offers row 3, price_usd_per_kg: 3 -> 4",
+        "Offers row 4 added (D, Ge)",
+    ]

@@ -10,6 +10,7 @@ screen always belong to the inputs next to them.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import tempfile
@@ -251,17 +252,39 @@ def describe_whatif(w: WhatIf, base: Tables) -> list[str]:
     if w.carbon_price is not None:
         out.append(f"carbon price ${w.carbon_price:,.0f}/t CO2e")
     for sheet, rows in w.edited.items():
-        old = base.get(sheet, [])
-        for i, row in enumerate(rows):
-            if i >= len(old):
-                filled = {k: v for k, v in row.items() if v is not None}
-                out.append(f"{sheet} row {i + 2} added ({', '.join(map(_shown, filled.values()))})")
-                continue
-            for col, value in row.items():
-                if value != old[i].get(col):
-                    before, after = _shown(old[i].get(col)), _shown(value)
-                    out.append(f"{sheet} row {i + 2}, {col}: {before} -> {after}")
-        out += [f"{sheet} row {i + 2} removed" for i in range(len(rows), len(old))]
+        out += row_changes(sheet, base.get(sheet, []), rows)
+    return out
+
+
+def _filled(row: Mapping[str, Any]) -> str:
+    """A row's filled cells in words ("Teck Trail, Germanium, 4000")."""
+    return ", ".join(_shown(v) for v in row.values() if v is not None)
+
+
+def row_changes(
+    sheet: str, old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """The rows of a sheet aligned as a diff would (difflib), so deleting one row is one
+    change, not a shift of every row below it: changed cells of paired rows, added rows
+    (numbered as in the new sheet) and removed ones (as in the old), header = row 1."""
+    key = [json.dumps(r, sort_keys=True, default=str) for r in old]
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(
+        a=key, b=[json.dumps(r, sort_keys=True, default=str) for r in new], autojunk=False
+    )
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for k in range(paired):
+            before, after = old[i1 + k], new[j1 + k]
+            out += [
+                f"{sheet} row {j1 + k + 2}, {col}: {_shown(before.get(col))} -> {_shown(v)}"
+                for col, v in after.items()
+                if v != before.get(col)
+            ]
+        out += [f"{sheet} row {j + 2} added ({_filled(new[j])})" for j in range(j1 + paired, j2)]
+        out += [f"{sheet} row {i + 2} removed ({_filled(old[i])})" for i in range(i1 + paired, i2)]
     return out
 
 
