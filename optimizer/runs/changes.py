@@ -45,9 +45,15 @@ def touched_offers(
     return list(dict.fromkeys(out))
 
 
-def closest(gap: pd.Series) -> int:
-    """Position of the smallest gap (NaN: no reduced cost) in a column of gaps."""
-    return int(np.nanargmin(gap.to_numpy(dtype=float)))
+def closest(rows: pd.DataFrame) -> tuple[pd.Series, float] | None:
+    """The purchase (row of break-evens) closest to entering, with the landed cost below
+    which it enters; None when no row has a reduced cost to say so."""
+    entry = pd.to_numeric(rows["enters_below_usd_per_kg"], errors="coerce")
+    gap = (rows["landed_usd_per_kg"] - entry).to_numpy(dtype=float)
+    if np.isnan(gap).all():
+        return None
+    pos = int(np.nanargmin(gap))
+    return rows.iloc[pos], float(entry.iloc[pos])
 
 
 def offer_reason(res: Results, supplier: str, material: str) -> str | None:
@@ -66,13 +72,8 @@ def offer_reason(res: Results, supplier: str, material: str) -> str | None:
         )
     if (mine["bought_t"] > SAME_T).any():
         return None
-    entry = pd.to_numeric(mine["enters_below_usd_per_kg"], errors="coerce")
-    gap = mine["landed_usd_per_kg"] - entry
-    if gap.notna().any():
-        pos = closest(gap)
-        row, enters = mine.iloc[pos], float(entry.iloc[pos])
-    else:
-        row, enters = mine.iloc[0], None
+    found = closest(mine)
+    row, enters = found if found is not None else (mine.iloc[0], None)
     landed = float(row["landed_usd_per_kg"])
     where = f" in {row['period']}" if mine["period"].nunique() > 1 else ""
     text = f"{supplier} {material} is not bought{where}: it lands at {usd_kg(landed)}"
@@ -126,17 +127,15 @@ def tariff_reason(
     mine = be[be["country"] == country] if len(be) else be
     if mine.empty:
         return why
-    entry = pd.to_numeric(mine["enters_below_usd_per_kg"], errors="coerce")
-    gap = mine["landed_usd_per_kg"] - entry
-    if gap.notna().any():
-        pos = closest(gap)
-        row, enters = mine.iloc[pos], float(entry.iloc[pos])
-        then = f"enters below {usd_kg(enters)}" if enters > 0 else "would not enter even free"
-        return why + (
-            f"; its closest offer, {row['supplier']} {row['material']} in {row['period']}, "
-            f"lands at {usd_kg(float(row['landed_usd_per_kg']))} and {then}"
-        )
-    return why
+    found = closest(mine)
+    if found is None:
+        return why
+    row, enters = found
+    then = f"enters below {usd_kg(enters)}" if enters > 0 else "would not enter even free"
+    return why + (
+        f"; its closest offer, {row['supplier']} {row['material']} in {row['period']}, "
+        f"lands at {usd_kg(float(row['landed_usd_per_kg']))} and {then}"
+    )
 
 
 def no_effect_reasons(
