@@ -786,8 +786,11 @@ def changes_panel(session: Session, res: Results, whatif: WhatIf) -> None:
         reasons = no_effect_reasons(
             whatif.tariffs, whatif.edited, session.base_tables, res, base, importer
         )
-        for text in reasons:
-            st.markdown("- *" + dollars(text) + "*")
+        if reasons:
+            st.markdown(
+                "**Why these moved nothing** (read from the solved plan)\n"
+                + "\n".join("- " + dollars(text) for text in reasons)
+            )
         deltas = material_deltas(res, base)
         moved = deltas[
             (deltas[["spend_change_usd", "bought_change_t", "unmet_change_t"]].abs() > 1e-6).any(
