@@ -222,3 +222,17 @@ def test_a_deleted_row_is_one_change_not_a_shift_of_every_row_below() -> None:
         "Offers row 3, price_usd_per_kg: 3 -> 4",
         "Offers row 4 added (D, Ge)",
     ]
+
+
+def test_offers_touched_by_an_edit_ignore_rows_that_only_moved() -> None:
+    """Deleting the first offer touches no other row: only a changed or added row asks for
+    a reason why it is not bought."""
+    from optimizer.runs.changes import touched_offers
+
+    old = [
+        {"supplier": "A", "material": "Ga", "price_usd_per_kg": 1.0},
+        {"supplier": "B", "material": "Ga", "price_usd_per_kg": 2.0},
+        {"supplier": "C", "material": "Ga", "price_usd_per_kg": 3.0},
+    ]
+    new = [old[1], {**old[2], "price_usd_per_kg": 4.0}, {"supplier": "D", "material": "Ge"}]
+    assert touched_offers({"Offers": new}, {"Offers": old}) == [("C", "Ga"), ("D", "Ge")]

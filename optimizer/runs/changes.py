@@ -10,6 +10,7 @@ the importer country) before and after.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,12 +34,14 @@ def usd_kg(value: float) -> str:
 def touched_offers(
     edited: Mapping[str, list[dict[str, Any]]], base: Tables
 ) -> list[tuple[str, str]]:
-    """(supplier, material) of every Offers or Offtakes row added or changed, in order."""
+    """(supplier, material) of every Offers or Offtakes row added or changed, in order: a
+    row equal to one of the sheet's rows as loaded is untouched wherever it now sits (a
+    deleted row above does not touch every row below it)."""
     out: list[tuple[str, str]] = []
     for sheet in ("Offers", "Offtakes"):
-        old = base.get(sheet, [])
-        for i, row in enumerate(edited.get(sheet, [])):
-            if i < len(old) and row == old[i]:
+        loaded = {json.dumps(r, sort_keys=True, default=str) for r in base.get(sheet, [])}
+        for row in edited.get(sheet, []):
+            if json.dumps(row, sort_keys=True, default=str) in loaded:
                 continue
             if row.get("supplier") and row.get("material"):
                 out.append((str(row["supplier"]), str(row["material"])))
