@@ -22,7 +22,6 @@ from optimizer.common.format import money, money_m, pct, tonnes
 from optimizer.common.problems import InvalidInputError, SourcingError, errors
 from optimizer.contract.book import DEFAULT_WORKBOOK, Workbook, find_scenario, open_workbook
 from optimizer.contract.scenarios import BASELINE
-from optimizer.contract.tables import blank
 from optimizer.output.colors import UNMET, country_colors
 from optimizer.output.display import for_people, header, main_headers, number_formats
 from optimizer.output.resilient_report import COST_NOTE
@@ -46,6 +45,7 @@ from optimizer.runs.session import (
     Session,
     WhatIf,
     describe_whatif,
+    frame,
     inputs_bytes,
     material_deltas,
     open_upload,
@@ -191,16 +191,6 @@ def sidebar_controls(session: Session, prefix: str) -> WhatIf:
     )
 
 
-def editor_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """Rows for st.data_editor: blank text cells as "", numbers as numbers (blank, not None)."""
-    df = pd.DataFrame(rows, columns=columns)
-    for c in df.columns:
-        values = [v for v in df[c] if not blank(v)]
-        if df[c].dtype == object and all(isinstance(v, str) for v in values):
-            df[c] = df[c].map(lambda v: "" if blank(v) else v)
-    return df
-
-
 def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """The form (one offer, capacity or offtake, validated on submit) above the editors (bulk
     edits). Returns the sheets that differ from the scenario as loaded, and the rows held
@@ -223,19 +213,19 @@ def edit_tab(session: Session, prefix: str) -> tuple[dict[str, list[dict[str, An
         deleted = set(state.get(key, {}).get("deleted_rows", []))
         settled = sum(1 for i in range(finished) if i not in deleted)  # rows deleted above
         columns = list(dict.fromkeys(k for r in [*loaded, *start] for k in r))
-        frame = editor_frame(start, columns)
+        table = frame(start, columns)
         labels = {  # ticks need little room: the sheet fits 1440 px without scrolling
             c: st.column_config.Column(
                 label=header(c)[0],
                 width="small"
-                if pd.api.types.is_bool_dtype(frame[c]) or c == "period"
+                if pd.api.types.is_bool_dtype(table[c]) or c == "period"
                 else ("medium" if c == "supplier" else None),
             )
             for c in columns
         }
         st.markdown(f"**{sheet}**")
         out = st.data_editor(
-            frame,
+            table,
             num_rows="dynamic",
             key=key,
             width="stretch",

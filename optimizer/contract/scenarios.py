@@ -52,7 +52,7 @@ class Scenario:
     overrides: tuple[Override, ...] = ()
 
 
-def _norm(value: Any) -> str:
+def key_text(value: Any) -> str:
     """Key text as compared: trimmed, lower-case, 2026.0 read as 2026, blank as ''."""
     if value is None:
         return ""
@@ -107,11 +107,11 @@ def read_scenarios(raw: RawWorkbook) -> tuple[dict[str, Scenario], list[Problem]
                 )
             )
             continue
-        spec = SHEETS_BY_NAME.get(_norm(sheet_cell.value))
+        spec = SHEETS_BY_NAME.get(key_text(sheet_cell.value))
         if spec is None or spec.name == "Scenarios":
             problems.append(Problem.at(sheet_cell.ref, f'unknown sheet "{sheet_cell.value}"'))
             continue
-        column = _norm(column_cell.value)
+        column = key_text(column_cell.value)
         if column not in {c.name for c in spec.columns}:
             valid = ", ".join(c.name for c in spec.columns)
             problems.append(
@@ -153,7 +153,7 @@ def _matches(row: RawRow, key_columns: tuple[str, ...], key: tuple[str, ...]) ->
         if part == WILDCARD:
             continue
         cell = row.get(column)
-        if _norm(cell.value if cell else None) != _norm(part):
+        if key_text(cell.value if cell else None) != key_text(part):
             return False
     return True
 

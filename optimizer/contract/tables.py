@@ -7,6 +7,7 @@ like a typed one (`Offers!C3`: row 3 is the table's second data row).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from optimizer.common.problems import Problem
 from optimizer.contract.parse import parse_inputs
 from optimizer.contract.records import Inputs
+from optimizer.contract.scenarios import key_text
 from optimizer.contract.schema import SHEETS, SHEETS_BY_NAME
 from optimizer.contract.settings import SETTINGS
 from optimizer.contract.workbook import RawCell, RawRow, RawTable, RawWorkbook
@@ -60,6 +62,17 @@ def inputs_to_tables(inputs: Inputs) -> Tables:
 def blank(value: Any) -> bool:
     """An empty cell of an in-memory table: None, NaN or empty text."""
     return value is None or (isinstance(value, float) and value != value) or value == ""
+
+
+def row_id(row: Mapping[str, Any]) -> str:
+    """A row's content as text: equal rows, equal ids (for sets and diffs of rows)."""
+    return json.dumps(row, sort_keys=True, default=str)
+
+
+def key_cells(row: Mapping[str, Any], columns: Sequence[str]) -> tuple[str, ...]:
+    """A row's key as a scenario matches it (`key_text`: trimmed, lower-case, 2026.0 read
+    as 2026, blank as "")."""
+    return tuple(key_text(None if blank(row.get(c)) else row.get(c)) for c in columns)
 
 
 def raw_from_tables(tables: Mapping[str, Sequence[Mapping[str, Any]]], source: str) -> RawWorkbook:

@@ -10,15 +10,15 @@ the importer country) before and after.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from optimizer.contract.tables import Tables
+from optimizer.contract.tables import Tables, row_id
 from optimizer.output.results import Results
+from optimizer.runs.session import tariff_words
 
 #: Tonnes within which two volumes count as the same.
 SAME_T = 1e-6
@@ -39,9 +39,9 @@ def touched_offers(
     deleted row above does not touch every row below it)."""
     out: list[tuple[str, str]] = []
     for sheet in ("Offers", "Offtakes"):
-        loaded = {json.dumps(r, sort_keys=True, default=str) for r in base.get(sheet, [])}
+        loaded = {row_id(r) for r in base.get(sheet, [])}
         for row in edited.get(sheet, []):
-            if json.dumps(row, sort_keys=True, default=str) in loaded:
+            if row_id(row) in loaded:
                 continue
             if row.get("supplier") and row.get("material"):
                 out.append((str(row["supplier"]), str(row["material"])))
@@ -121,11 +121,11 @@ def tariff_reason(
         return None
     if after > SAME_T:
         return (
-            f"US tariff on {country} {rate * 100:.4g}% moves no tonnes: the plan still imports the "
-            f"same {after:,.1f} t from {country} (no cheaper source; it pays the new duty)"
+            f"{tariff_words(country, rate)} moves no tonnes: the plan still imports the same "
+            f"{after:,.1f} t from {country} (no cheaper source; it pays the new duty)"
         )
-    why = f"US tariff on {country} {rate * 100:.4g}% moves nothing: nothing from {country} "
-    why += "is bought, before or after"
+    why = f"{tariff_words(country, rate)} moves nothing: nothing from {country} is bought, "
+    why += "before or after"
     be = res.breakevens_by_period
     mine = be[be["country"] == country] if len(be) else be
     if mine.empty:

@@ -5,7 +5,8 @@ it does not say. Rows the editor returns are sorted three ways: blank rows (an E
 the last row) are dropped; a new row missing a required cell, or a limit whose blank
 would mean "no limit" / "every period" (`EXPLICIT_ON_NEW`), is held back as unfinished
 and named; every other row goes to the validator as typed. The form's entries replace
-the row with the same key (supplier, material, period) or are added after the others.
+the row with the same key (the contract's: supplier, material, period for Offers) or are
+added after the others.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer.contract.schema import SHEETS_BY_NAME
-from optimizer.contract.tables import blank
+from optimizer.contract.tables import blank, key_cells
 from optimizer.output.display import header
 
 #: Cells a new editor row must fill although the contract lets them be blank: a blank
@@ -23,12 +24,6 @@ from optimizer.output.display import header
 EXPLICIT_ON_NEW: Mapping[str, tuple[str, ...]] = {
     "Offers": ("max_t", "period"),
     "Suppliers": ("capacity_t",),
-}
-#: The key of a form entry: the row it replaces has the same values there.
-FORM_KEYS: Mapping[str, tuple[str, ...]] = {
-    "Offers": ("supplier", "material", "period"),
-    "Suppliers": ("supplier",),
-    "Offtakes": ("supplier", "material"),
 }
 
 
@@ -72,22 +67,16 @@ def sort_rows(sheet: str, rows: Sequence[Mapping[str, Any]], loaded: int) -> Edi
 def upsert(
     rows: Sequence[Mapping[str, Any]], sheet: str, entry: Mapping[str, Any]
 ) -> tuple[list[dict[str, Any]], str]:
-    """The rows with `entry` in place of the row with its key (FORM_KEYS), else added at the
-    end; and what happened, in words ("Offers: Teck Trail Germanium 2027 added")."""
-    keys = FORM_KEYS[sheet]
+    """The rows with `entry` in place of the row with its key (the sheet's key in the
+    contract, compared as a scenario compares it), else added at the end; and what
+    happened, in words ("Offers: Teck Trail Germanium 2027 added")."""
+    keys = SHEETS_BY_NAME[sheet.lower()].key
     out = [dict(r) for r in rows]
     name = " ".join(str(entry.get(k)) for k in keys if entry.get(k) is not None) or "row"
     for r in out:
-        if all(_same(r.get(k), entry.get(k)) for k in keys):
+        if key_cells(r, keys) == key_cells(entry, keys):
             r.update(entry)
             return out, f"{sheet}: {name} changed"
     columns = dict.fromkeys(k for r in rows for k in r)
     out.append({**dict.fromkeys(columns), **entry})
     return out, f"{sheet}: {name} added"
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Two key cells name the same thing (blank equals blank; 2027 equals "2027")."""
-    if blank(a) or blank(b):
-        return blank(a) and blank(b)
-    return str(a).strip().lower() == str(b).strip().lower()

@@ -21,10 +21,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from optimizer.common.xlsx import set_cell
 from optimizer.contract.schema import SHEETS_BY_NAME
 from optimizer.contract.spec import Kind, SheetSpec
-from optimizer.contract.tables import Tables, blank
-
-#: Number format of a rate cell the workbook did not format already.
-RATE_FORMAT = "0.0%"
+from optimizer.contract.tables import Tables, blank, key_cells
+from optimizer.output.styles import RATE as RATE_FORMAT  # as the report formats rates
 
 
 def cell_value(spec: SheetSpec | None, column: str, value: Any) -> Any:
@@ -49,8 +47,7 @@ def find_sheet(wb: Any, name: str) -> Worksheet | None:
 
 def key_of(spec: SheetSpec | None, row: Mapping[str, Any]) -> tuple[str, ...]:
     """A row's key cells as text (the whole row without a spec)."""
-    cols = spec.key if spec is not None else tuple(sorted(row))
-    return tuple("" if blank(row.get(c)) else str(row.get(c)).strip().lower() for c in cols)
+    return key_cells(row, spec.key if spec is not None else tuple(sorted(row)))
 
 
 def rewrite_sheet(ws: Worksheet, sheet: str, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -30,7 +30,7 @@ from optimizer.common.xlsx import write_input_workbook
 from optimizer.contract.book import Workbook, open_workbook, scenario_inputs, validate
 from optimizer.contract.records import Inputs
 from optimizer.contract.scenarios import BASELINE
-from optimizer.contract.tables import Tables, inputs_to_tables, parse_tables
+from optimizer.contract.tables import Tables, blank, inputs_to_tables, parse_tables, row_id
 from optimizer.model.data import prepare
 from optimizer.model.fast import FastOptimizer
 from optimizer.model.solution import Engine, EngineFactory, Status
@@ -235,6 +235,11 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def tariff_words(country: str, rate: float) -> str:
+    """A tariff control's change in words, its decimals kept ("US tariff on Vietnam 20.5%")."""
+    return f"US tariff on {country} {rate * 100:.4g}%"
+
+
 def describe_whatif(w: WhatIf, base: Tables) -> list[str]:
     """Every change of a what-if against the scenario as loaded, in words: each control,
     then each edited cell ("Offers row 2, price_usd_per_kg: 141 -> 50", rows numbered as
@@ -244,7 +249,7 @@ def describe_whatif(w: WhatIf, base: Tables) -> list[str]:
         out.append(f"China {'excluded' if w.exclude_china else 'allowed'}")
     if w.max_china_share is not None:
         out.append(f"China share at most {w.max_china_share:.0%}")
-    out += [f"US tariff on {c} {r * 100:.4g}%" for c, r in sorted(w.tariffs.items())]
+    out += [tariff_words(c, r) for c, r in sorted(w.tariffs.items())]
     out += [
         f"{m} price floor {'none' if not v else f'${v:,.0f}/kg'}"
         for m, v in sorted(w.floors.items())
@@ -267,10 +272,9 @@ def row_changes(
     """The rows of a sheet aligned as a diff would (difflib), so deleting one row is one
     change, not a shift of every row below it: changed cells of paired rows, added rows
     (numbered as in the new sheet) and removed ones (as in the old), header = row 1."""
-    key = [json.dumps(r, sort_keys=True, default=str) for r in old]
     out: list[str] = []
     matcher = difflib.SequenceMatcher(
-        a=key, b=[json.dumps(r, sort_keys=True, default=str) for r in new], autojunk=False
+        a=[row_id(r) for r in old], b=[row_id(r) for r in new], autojunk=False
     )
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
@@ -315,8 +319,14 @@ def inputs_bytes(
 
 
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """Rows as a DataFrame with the given column order (for st.data_editor)."""
-    return pd.DataFrame(rows, columns=columns)
+    """Rows as a DataFrame with the given column order, for st.data_editor: a blank cell of
+    a text column as "" (numbers stay numbers; their blanks show blank, not None)."""
+    df = pd.DataFrame(rows, columns=columns)
+    for c in df.columns:
+        values = [v for v in df[c] if not blank(v)]
+        if df[c].dtype == object and all(isinstance(v, str) for v in values):
+            df[c] = df[c].map(lambda v: "" if blank(v) else v)
+    return df
 
 
 def material_deltas(res: Results, base: Results) -> pd.DataFrame:
