@@ -432,16 +432,23 @@ def chain_tab(res: Results, prefix: str) -> None:
 
 
 def costs_tab(res: Results) -> None:
+    """Buyer spend by component, in $ M on a $ axis (it read "0.2B" in plotly's SI units)."""
     df = pd.DataFrame(
         {
             "component": [k.replace("_", " ") for k in SPEND_KEYS],
-            "USD": [res.cost_breakdown_usd[k] for k in SPEND_KEYS],
+            "spend_m": [res.cost_breakdown_usd[k] / 1e6 for k in SPEND_KEYS],
         }
     )
-    st.plotly_chart(
-        px.bar(df, x="component", y="USD", title="Buyer spend by component (USD)"),
-        width="stretch",
+    fig = px.bar(
+        df,
+        x="component",
+        y="spend_m",
+        labels={"spend_m": "buyer spend ($ M)", "component": ""},
+        title="Buyer spend by component ($ M)",
     )
+    fig.update_yaxes(tickprefix="$", tickformat=",.0f")
+    fig.update_traces(hovertemplate="%{x}: $%{y:,.1f} M<extra></extra>")
+    st.plotly_chart(fig, width="stretch")
     if not res.unmet.empty:
         st.warning(
             "Unmet demand: "

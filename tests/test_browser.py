@@ -506,3 +506,19 @@ def test_every_tab_at_both_sizes_and_no_sideways_scroll_at_1440(server: str) -> 
             pg.close()
         browser.close()
     assert wide == {}
+
+
+def test_cost_axes_read_in_dollars(page: Page) -> None:
+    """The Costs chart's axis read "0.5B" (plotly's SI units, no $): it reads $ M."""
+    page.get_by_role("tab", name="Costs").click()
+    plot = page.locator(".js-plotly-plot:visible").first
+    expect(plot).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        "el => el.layout && el.layout.yaxis", arg=plot.element_handle(), timeout=30_000
+    )
+    axis = plot.evaluate("el => [el.layout.yaxis.tickprefix, el.layout.yaxis.tickformat]")
+    assert axis == ["$", ",.0f"]
+    expect(plot).to_contain_text("$ M")
+    found = plot.locator(".ytick").evaluate_all("els => els.map(e => e.textContent)")
+    ticks = [t for t in found if t and t.strip()]  # an SVG <text>: no innerText
+    assert ticks and all(t.startswith("$") and not t.endswith("B") for t in ticks), ticks
